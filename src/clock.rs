@@ -1,0 +1,33 @@
+//! Wall-clock time as Unix milliseconds: the one unit every store can keep
+//! (a Redis hash field, a Postgres `bigint`, a field in an encrypted cookie).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub fn now_ms() -> u64 {
+    // A clock before 1970 is a broken machine; treat it as the epoch rather than panic.
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+}
+
+pub fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// RFC 3339 in UTC, to the second, for the page and `/api/inspect`.
+pub fn format_ms(ms: u64) -> String {
+    let nanos = i128::from(ms / 1000) * 1_000_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{ms} ms after the Unix epoch"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_as_rfc3339() {
+        assert_eq!(super::format_ms(1_700_000_000_999), "2023-11-14T22:13:20Z");
+    }
+}

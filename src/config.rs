@@ -1,0 +1,116 @@
+//! The app's own configuration keys, read from the same figment as Rocket's
+//! (`Rocket.toml`, then `ROCKET_*` environment variables, then Shuttle secrets when deployed).
+//!
+//! | key                    | default            | meaning                                        |
+//! |------------------------|--------------------|------------------------------------------------|
+//! | `session_idle_timeout` | 1800 (30 minutes)  | seconds without a visit before a session ends   |
+//! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
+//! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
+//! | `session_store`        | `memory`           | where server-side sessions are kept            |
+
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use serde::Deserialize;
+
+/// Longest timeout accepted: a year. Longer values are almost certainly a unit mistake.
+const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AppConfig {
+    pub session_idle_timeout: u64,
+    pub session_max_lifetime: u64,
+    pub cookie_secure: bool,
+    pub session_store: String,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            session_idle_timeout: 30 * 60,
+            session_max_lifetime: 8 * 60 * 60,
+            cookie_secure: false,
+            session_store: "memory".into(),
+        }
+    }
+}
+
+/// One timeout policy for both session strategies, enforced on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// A session not seen for this long is over.
+    pub idle: Duration,
+    /// A session this old is over, however active.
+    pub max: Duration,
+}
+
+/// Cookie names and attributes that follow from `cookie_secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// `__Host-` cookies must be Secure, `Path=/` and have no `Domain`; browsers enforce it,
+    /// which pins the cookie to this exact host.
+    pub fn name(&self, base: &'static str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn from_figment(figment: &Figment) -> Result<AppConfig, String> {
+        let config: AppConfig = figment.extract().map_err(|e| format!("invalid configuration: {e}"))?;
+        for (key, value) in [
+            ("session_idle_timeout", config.session_idle_timeout),
+            ("session_max_lifetime", config.session_max_lifetime),
+        ] {
+            if value == 0 || value > MAX_SECONDS {
+                return Err(format!("`{key}` must be between 1 and {MAX_SECONDS} seconds, not {value}"));
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            idle: Duration::from_secs(self.session_idle_timeout),
+            max: Duration::from_secs(self.session_max_lifetime),
+        }
+    }
+
+    pub fn cookies(&self) -> CookiePolicy {
+        CookiePolicy { secure: self.cookie_secure }
+    }
+}
+
+/// Reads and checks the configuration and the secret key once, at ignition, and manages
+/// both for the other stages. A bad value stops the launch with a message that says which
+/// key is wrong and how to fix it.
+pub fn stage() -> AdHoc {
+    AdHoc::try_on_ignite("App configuration", |rocket| async move {
+        let checked = crate::secret::resolve(rocket.figment().clone())
+            .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
+        match checked {
+            Ok((key, config, figment)) => {
+                log::info!(
+                    "cookies: HttpOnly, SameSite=Lax, Path=/, Secure={}; session lifetimes: idle {}s, max {}s",
+                    config.cookie_secure,
+                    config.session_idle_timeout,
+                    config.session_max_lifetime
+                );
+                Ok(rocket.configure(figment).manage(config).manage(key))
+            }
+            Err(message) => {
+                log::error!("{message}");
+                Err(rocket)
+            }
+        }
+    })
+}

@@ -1,0 +1,65 @@
+//! Which server process answered: a random id, the port and the start time.
+//!
+//! Shown on every page and in `/api/inspect`, because "which instance am I talking to?"
+//! is the question that separates global state from a shared session store.
+
+use std::sync::OnceLock;
+
+use rand::Rng;
+use rocket::fairing::AdHoc;
+use serde::Serialize;
+
+use crate::clock;
+
+#[derive(Debug)]
+pub struct Instance {
+    /// 8 hex characters, new on every start.
+    pub id: String,
+    pub started_ms: u64,
+    /// Known once the server has bound its socket (it may have asked for port 0).
+    port: OnceLock<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub port: Option<u16>,
+    pub started_at: String,
+}
+
+impl Instance {
+    pub fn new() -> Instance {
+        Instance {
+            id: format!("{:08x}", rand::rng().random::<u32>()),
+            started_ms: clock::now_ms(),
+            port: OnceLock::new(),
+        }
+    }
+
+    pub fn view(&self) -> InstanceView {
+        InstanceView {
+            id: self.id.clone(),
+            port: self.port.get().copied(),
+            started_at: clock::format_ms(self.started_ms),
+        }
+    }
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Instance::new()
+    }
+}
+
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Instance identity", |rocket| async {
+        rocket.manage(Instance::new()).attach(AdHoc::on_liftoff("Instance port", |rocket| {
+            Box::pin(async move {
+                if let Some(instance) = rocket.state::<Instance>() {
+                    let _ = instance.port.set(rocket.config().port);
+                    log::info!("instance {} serving on port {}", instance.id, rocket.config().port);
+                }
+            })
+        }))
+    })
+}

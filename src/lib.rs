@@ -1,0 +1,47 @@
+//! # server-side-sessions
+//!
+//! One little list, kept three ways, so you can see where web state lives. Read in this
+//! order:
+//!
+//! 1. [`item`]: the list and its rules, shared by every strategy.
+//! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
+//!    [`strategy::server_session`] and [`strategy::cookie_session`].
+//! 3. [`store`] and [`session_id`]: where server-side sessions are kept, and the opaque id.
+//! 4. [`web`]: pages, the JSON API, the cross-site write guard and error pages.
+//! 5. [`config`], [`instance`], [`error`], [`clock`]: the supporting pieces.
+//!
+//! [`rocket`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
+//! start from it.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod instance;
+pub mod item;
+pub mod secret;
+pub mod session_id;
+#[cfg(feature = "shuttle")]
+pub mod shuttle;
+pub mod store;
+pub mod strategy;
+pub mod web;
+
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+
+/// The app, configured from `Rocket.toml` and `ROCKET_*` environment variables.
+pub fn rocket() -> Rocket<Build> {
+    build(rocket::Config::figment())
+}
+
+/// The app, configured from `figment` (tests and the Shuttle entry point pass their own).
+/// Each stage wires itself up; order matters only in that `config` comes first.
+pub fn build(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(config::stage())
+        .attach(instance::stage())
+        .attach(strategy::global::stage())
+        .attach(strategy::server_session::stage())
+        .attach(strategy::cookie_session::stage())
+        .attach(web::stage())
+}

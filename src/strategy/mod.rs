@@ -1,0 +1,211 @@
+//! The three places this app keeps the same list, behind one [`Strategy`] trait.
+//!
+//! Reading order: [`global`] (one list in the process), [`server_session`] (an id in the
+//! browser, the list in a store), [`cookie_session`] (the list itself, encrypted, in the
+//! browser). Each module's own doc says where its data lives, how long it lasts, who can
+//! read it, what it costs and how it fails. Routes never name a strategy's internals: they
+//! take the [`Strategies`] guard and ask it for the one a [`Slug`] names.
+
+pub mod cookie_session;
+pub mod global;
+pub mod server_session;
+
+use rocket::request::{self, FromParam, FromRequest, Request};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::item::{ItemList, Op};
+
+/// Browsers keep cookies of up to 4096 bytes of name plus value (RFC 6265 §6.1 asks for at
+/// least that; Chrome and Firefox drop bigger ones silently).
+pub const COOKIE_LIMIT: usize = 4096;
+
+/// The strategy a URL names: `global`, `server-session` or `cookie-session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Slug {
+    Global,
+    ServerSession,
+    CookieSession,
+}
+
+impl Slug {
+    pub const ALL: [Slug; 3] = [Slug::Global, Slug::ServerSession, Slug::CookieSession];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slug::Global => "global",
+            Slug::ServerSession => "server-session",
+            Slug::CookieSession => "cookie-session",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Slug::Global => "Global state",
+            Slug::ServerSession => "Server-side session",
+            Slug::CookieSession => "Private cookie",
+        }
+    }
+
+    /// The trade-off in one line, shown under each list.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Slug::Global => {
+                "One list in this server process, shared by every visitor; gone on restart, different on every instance."
+            }
+            Slug::ServerSession => {
+                "Your browser holds only a random id; the list lives on the server, which can expire or revoke it."
+            }
+            Slug::CookieSession => {
+                "The list itself travels in an encrypted cookie: nothing on the server, 4 KB at most, and a copied cookie replays until it expires."
+            }
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Slug> {
+        Slug::ALL.into_iter().find(|slug| slug.as_str() == raw)
+    }
+}
+
+impl<'a> FromParam<'a> for Slug {
+    type Error = &'a str;
+    fn from_param(param: &'a str) -> Result<Self, Self::Error> {
+        Slug::parse(param).ok_or(param)
+    }
+}
+
+/// A cookie as the server received it, for the "what your browser holds" panel.
+#[derive(Debug, Clone, Serialize)]
+pub struct CookieView {
+    pub name: String,
+    /// Name plus value, in bytes: what counts against the browser's 4096-byte limit.
+    pub bytes: usize,
+    pub limit: usize,
+    /// The value, shortened: enough to watch it change, not enough to copy.
+    pub preview: String,
+    /// What the server made of it: `decrypted`, `could not decrypt`, `live session`, ...
+    pub status: String,
+}
+
+impl CookieView {
+    pub fn new(name: &str, value: &str, status: impl Into<String>) -> CookieView {
+        CookieView {
+            name: name.to_owned(),
+            bytes: name.len() + value.len(),
+            limit: COOKIE_LIMIT,
+            preview: shorten(value),
+            status: status.into(),
+        }
+    }
+}
+
+fn shorten(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 16 {
+        return value.to_owned();
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 6..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// One labelled fact for the "what the server holds" panel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+impl Fact {
+    pub fn new(label: &'static str, value: impl ToString) -> Fact {
+        Fact { label, value: value.to_string() }
+    }
+}
+
+/// Everything one strategy shows one visitor: the list and where it is kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub items: ItemList,
+    /// Cookies the browser sent for this strategy.
+    pub browser: Vec<CookieView>,
+    /// What the server keeps for it.
+    pub server: Vec<Fact>,
+    /// When the visitor's state here ends (RFC 3339), if it does on a clock.
+    pub expires_at: Option<String>,
+    /// Something the visitor should know (a cookie that could not be decrypted).
+    pub notice: Option<String>,
+}
+
+/// The operations every strategy offers, so one set of routes, one template partial and
+/// one test suite serve all three.
+#[rocket::async_trait]
+pub trait Strategy: Send + Sync {
+    /// The visitor's list and what backs it. Never creates state.
+    async fn view(&self) -> Result<View, AppError>;
+    /// Applies `op` and returns the list after it, or refuses and changes nothing.
+    async fn apply(&self, op: Op) -> Result<ItemList, AppError>;
+}
+
+/// The three strategies as seen by the current request.
+pub struct Strategies<'r> {
+    pub global: global::Global<'r>,
+    pub server: server_session::ServerSession<'r>,
+    pub cookie: cookie_session::CookieSession<'r>,
+}
+
+impl Strategies<'_> {
+    pub fn get(&self, slug: Slug) -> &dyn Strategy {
+        match slug {
+            Slug::Global => &self.global,
+            Slug::ServerSession => &self.server,
+            Slug::CookieSession => &self.cookie,
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Strategies<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let global = rocket::outcome::try_outcome!(request.guard().await);
+        let server = rocket::outcome::try_outcome!(request.guard().await);
+        let cookie = rocket::outcome::try_outcome!(request.guard().await);
+        request::Outcome::Success(Strategies { global, server, cookie })
+    }
+}
+
+/// A guard's answer when its stage was not attached: a bug in how the app was built.
+fn missing_state<T>(stage: &str) -> request::Outcome<T, ()> {
+    log::error!("managed state missing: attach {stage}");
+    request::Outcome::Error((rocket::http::Status::InternalServerError, ()))
+}
+
+/// Every cookie this app sets: HttpOnly (scripts cannot read it), `SameSite=Lax` (not sent
+/// on cross-site subrequests or POSTs), `Path=/`, and `Secure` when configured.
+pub(crate) fn cookie(
+    name: &str,
+    value: String,
+    policy: crate::config::CookiePolicy,
+    max_age: std::time::Duration,
+) -> rocket::http::Cookie<'static> {
+    let max_age = rocket::time::Duration::seconds(max_age.as_secs().min(i64::MAX as u64) as i64);
+    rocket::http::Cookie::build((name.to_owned(), value))
+        .http_only(true)
+        .same_site(rocket::http::SameSite::Lax)
+        .path("/")
+        .secure(policy.secure)
+        .max_age(max_age)
+        .build()
+}
+
+/// Tells the browser to delete cookie `name`. The removal must carry the same attributes
+/// (a `__Host-` cookie is only replaced by a Secure one), so it is built like the original.
+pub(crate) fn remove_cookie(
+    jar: &rocket::http::CookieJar<'_>,
+    name: &str,
+    policy: crate::config::CookiePolicy,
+) {
+    jar.remove(cookie(name, String::new(), policy, std::time::Duration::ZERO));
+}

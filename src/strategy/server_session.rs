@@ -1,0 +1,216 @@
+//! Strategy 2: a server-side session, with only an opaque id in the browser.
+//!
+//! - **Where the data lives:** in a [`SessionStore`] on the server (memory by default);
+//!   the `session_id` cookie holds 43 random characters and nothing else.
+//! - **How long it lasts:** until the idle timeout or the absolute lifetime runs out, both
+//!   enforced by the store, or until the visitor ends it; the memory store also forgets
+//!   everything on restart.
+//! - **Who can read it:** only the server. The browser cannot see or change the list, and
+//!   the store keys records by a hash of the id, so even a store dump yields no cookies.
+//! - **What it costs:** one store lookup per request, and store memory per visitor. A
+//!   session is created only on the first write, so readers cost nothing.
+//! - **How it fails:** if the store is down, this strategy answers 503 while the other two
+//!   keep working; an unknown, expired or malformed id is never adopted, a write gets a
+//!   fresh one (no session fixation).
+
+use std::sync::Arc;
+
+use rocket::fairing::AdHoc;
+use rocket::http::CookieJar;
+use rocket::request::{self, FromRequest, Request};
+
+use super::{CookieView, Fact, Strategy, View};
+use crate::clock;
+use crate::config::{AppConfig, CookiePolicy, Lifetimes};
+use crate::error::AppError;
+use crate::item::{ItemList, Op};
+use crate::session_id::SessionId;
+use crate::store::memory::MemoryStore;
+use crate::store::{Record, SessionStore, Updated};
+
+/// The store and the rules for its cookie, managed by [`stage`].
+pub struct Sessions {
+    pub store: Arc<dyn SessionStore>,
+    pub lifetimes: Lifetimes,
+    pub policy: CookiePolicy,
+    pub cookie_name: String,
+}
+
+pub fn stage() -> AdHoc {
+    AdHoc::try_on_ignite("Server-side sessions", |rocket| async {
+        let Some(config) = rocket.state::<AppConfig>().cloned() else {
+            log::error!("attach config::stage() before server_session::stage()");
+            return Err(rocket);
+        };
+        let store: Arc<dyn SessionStore> = match config.session_store.as_str() {
+            "memory" => Arc::new(MemoryStore::new(config.lifetimes())),
+            other => {
+                log::error!("`session_store` must be `memory`, not `{other}`");
+                return Err(rocket);
+            }
+        };
+        log::info!("session store: {}", store.backend());
+        let sessions = Sessions {
+            store: store.clone(),
+            lifetimes: config.lifetimes(),
+            policy: config.cookies(),
+            cookie_name: config.cookies().name("session_id"),
+        };
+        Ok(rocket.manage(sessions).attach(purge_in_background(store, config.lifetimes())))
+    })
+}
+
+/// Frees expired sessions periodically, so the store's size stays bounded by the live ones.
+/// The task ends when the server shuts down.
+fn purge_in_background(store: Arc<dyn SessionStore>, lifetimes: Lifetimes) -> AdHoc {
+    let every =
+        (lifetimes.idle / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
+    AdHoc::on_liftoff("Session purge", move |rocket| {
+        let shutdown = rocket.shutdown();
+        Box::pin(async move {
+            rocket::tokio::spawn(async move {
+                let mut ticks = rocket::tokio::time::interval(every);
+                rocket::tokio::pin!(shutdown);
+                loop {
+                    rocket::tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = ticks.tick() => match store.purge_expired().await {
+                            Ok(0) => {}
+                            Ok(n) => log::info!("purged {n} expired sessions"),
+                            Err(e) => log::warn!("purging expired sessions failed: {e}"),
+                        },
+                    }
+                }
+            });
+        })
+    })
+}
+
+/// The visitor's server-side session as seen by one request: the id cookie (if any, and
+/// if well-formed) and the store to look it up in. Nothing is loaded until asked.
+pub struct ServerSession<'r> {
+    sessions: &'r Sessions,
+    jar: &'r CookieJar<'r>,
+    sent: Option<String>,
+    id: Option<SessionId>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ServerSession<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let Some(sessions) = request.rocket().state::<Sessions>() else {
+            return super::missing_state("server_session::stage()");
+        };
+        let jar = request.cookies();
+        let sent = jar.get(&sessions.cookie_name).map(|c| c.value().to_owned());
+        let id = sent.as_deref().and_then(SessionId::parse);
+        request::Outcome::Success(ServerSession { sessions, jar, sent, id })
+    }
+}
+
+impl ServerSession<'_> {
+    pub fn store(&self) -> &dyn SessionStore {
+        self.sessions.store.as_ref()
+    }
+
+    /// The live record behind the visitor's cookie, if there is one.
+    pub async fn record(&self) -> Result<Option<Record>, AppError> {
+        match &self.id {
+            Some(id) => Ok(self.store().load(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Log out: delete the record and the cookie. The id is dead even if copied elsewhere.
+    pub async fn end(&self) -> Result<(), AppError> {
+        if let Some(id) = &self.id {
+            if self.store().destroy(id).await? {
+                log::info!("session {} ended", id.redacted());
+            }
+        }
+        if self.sent.is_some() {
+            super::remove_cookie(self.jar, &self.sessions.cookie_name, self.sessions.policy);
+        }
+        Ok(())
+    }
+
+    /// Moves the session to a new id; the old one stops working at once. Returns whether
+    /// there was a session to rotate.
+    pub async fn rotate(&self) -> Result<bool, AppError> {
+        let Some(old) = &self.id else { return Ok(false) };
+        let new = SessionId::generate();
+        if !self.store().rotate(old, &new).await? {
+            return Ok(false);
+        }
+        log::info!("session {} rotated to {}", old.redacted(), new.redacted());
+        self.set_cookie(&new);
+        Ok(true)
+    }
+
+    fn set_cookie(&self, id: &SessionId) {
+        let s = self.sessions;
+        self.jar.add(super::cookie(&s.cookie_name, id.expose().to_owned(), s.policy, s.lifetimes.max));
+    }
+
+    fn facts(&self, record: &Record) -> Vec<Fact> {
+        let key = self.id.as_ref().map(SessionId::storage_key).unwrap_or_default();
+        vec![
+            Fact::new("kept in", format!("the {} session store", self.store().backend())),
+            Fact::new("record key", format!("sha256(id) = {}…", &key[..12.min(key.len())])),
+            Fact::new("items", record.items.len()),
+            Fact::new("created", clock::format_ms(record.created_ms)),
+            Fact::new("expires", clock::format_ms(record.expires_ms(&self.sessions.lifetimes))),
+        ]
+    }
+}
+
+#[rocket::async_trait]
+impl Strategy for ServerSession<'_> {
+    async fn view(&self) -> Result<View, AppError> {
+        let record = self.record().await?;
+        let (status, notice) = match (&self.sent, &self.id, &record) {
+            (None, _, _) => (None, None),
+            (Some(_), None, _) => (Some("malformed id, ignored"), None),
+            (Some(_), Some(_), Some(_)) => (Some("live session"), None),
+            (Some(_), Some(_), None) => (
+                Some("unknown or expired id"),
+                Some("Your server-side session has expired or ended; your next change starts a new one."),
+            ),
+        };
+        let browser = match (&self.sent, status) {
+            (Some(value), Some(status)) => vec![CookieView::new(&self.sessions.cookie_name, value, status)],
+            _ => Vec::new(),
+        };
+        let server = match &record {
+            Some(record) => self.facts(record),
+            None => vec![
+                Fact::new("kept in", format!("the {} session store", self.store().backend())),
+                Fact::new("your record", "none yet: a session is created on your first change"),
+            ],
+        };
+        let expires_at = record.as_ref().map(|r| clock::format_ms(r.expires_ms(&self.sessions.lifetimes)));
+        let items = record.map(|r| r.items).unwrap_or_default();
+        Ok(View { items, browser, server, expires_at, notice: notice.map(str::to_owned) })
+    }
+
+    async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
+        if let Some(id) = &self.id {
+            match self.store().update(id, &op).await? {
+                Updated::Applied(record) => return Ok(record.items),
+                Updated::Refused(refused) => return Err(refused.into()),
+                Updated::Missing => {} // never adopt it: fall through to a fresh id
+            }
+        }
+        let mut items = ItemList::default();
+        items.apply(&op)?;
+        if items.is_empty() {
+            return Ok(items); // clearing nothing: no reason to create a session
+        }
+        let id = SessionId::generate();
+        self.store().create(&id, items.clone()).await?;
+        self.set_cookie(&id);
+        Ok(items)
+    }
+}

@@ -1,0 +1,163 @@
+//! The JSON API: the same operations as the forms, for curl and scripts, plus
+//! `/api/inspect` (what the server received from and holds for this visitor) and `/healthz`.
+
+use rocket::http::{CookieJar, Status};
+use rocket::serde::json::{self, Json};
+use rocket::{Route, State};
+use serde::{Deserialize, Serialize};
+
+use super::origin::SameOrigin;
+use crate::error::{ApiError, AppError};
+use crate::instance::{Instance, InstanceView};
+use crate::item::{Item, ItemList, Op, MAX_ITEMS};
+use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, add, add_wrong_type, remove, clear, inspect, healthz]
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemsBody {
+    strategy: Slug,
+    items: ItemList,
+    count: usize,
+    cap: usize,
+}
+
+impl ItemsBody {
+    fn new(strategy: Slug, items: ItemList) -> Json<ItemsBody> {
+        Json(ItemsBody { strategy, count: items.len(), items, cap: MAX_ITEMS })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewItem {
+    item: String,
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[rocket::get("/api/<slug>/items")]
+async fn list(slug: Result<Slug, &str>, strategies: Strategies<'_>) -> ApiResult<Json<ItemsBody>> {
+    let slug = super::known(slug)?;
+    let view = strategies.get(slug).view().await.map_err(ApiError::from)?;
+    Ok(ItemsBody::new(slug, view.items))
+}
+
+#[rocket::post("/api/<slug>/items", format = "json", data = "<body>")]
+async fn add(
+    _same_origin: SameOrigin,
+    slug: Result<Slug, &str>,
+    strategies: Strategies<'_>,
+    body: Result<Json<NewItem>, json::Error<'_>>,
+) -> ApiResult<(Status, Json<ItemsBody>)> {
+    let slug = super::known(slug)?;
+    let item = Item::parse(&body.map_err(json_error)?.item).map_err(AppError::from)?;
+    let items = strategies.get(slug).apply(Op::Add(item)).await?;
+    Ok((Status::Created, ItemsBody::new(slug, items)))
+}
+
+/// Same path without `Content-Type: application/json`: say so instead of a bare 404.
+#[rocket::post("/api/<slug>/items", rank = 2)]
+fn add_wrong_type(_same_origin: SameOrigin, slug: Result<Slug, &str>) -> ApiError {
+    super::known(slug).err().unwrap_or(AppError::UnsupportedMediaType).into()
+}
+
+#[rocket::delete("/api/<slug>/items/<index>")]
+async fn remove(
+    _same_origin: SameOrigin,
+    slug: Result<Slug, &str>,
+    index: Result<usize, &str>,
+    strategies: Strategies<'_>,
+) -> ApiResult<Json<ItemsBody>> {
+    let slug = super::known(slug)?;
+    let index = index.map_err(super::bad_index)?;
+    let items = strategies.get(slug).apply(Op::Remove(index)).await?;
+    Ok(ItemsBody::new(slug, items))
+}
+
+#[rocket::delete("/api/<slug>/items")]
+async fn clear(
+    _same_origin: SameOrigin,
+    slug: Result<Slug, &str>,
+    strategies: Strategies<'_>,
+) -> ApiResult<Json<ItemsBody>> {
+    let slug = super::known(slug)?;
+    let items = strategies.get(slug).apply(Op::Clear).await?;
+    Ok(ItemsBody::new(slug, items))
+}
+
+/// Turns Rocket's JSON guard error into a message that says what was wrong.
+fn json_error(error: json::Error<'_>) -> ApiError {
+    let app_error = match error {
+        json::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AppError::PayloadTooLarge("JSON bodies are limited by `limits.json` in Rocket.toml".into())
+        }
+        json::Error::Io(e) => AppError::BadRequest(format!("could not read the body: {e}")),
+        json::Error::Parse(_, e) if e.is_data() => {
+            AppError::Unprocessable(format!("expected {{\"item\": \"text\"}}: {e}"))
+        }
+        json::Error::Parse(_, e) => AppError::BadRequest(format!("malformed JSON: {e}")),
+    };
+    app_error.into()
+}
+
+#[derive(Serialize)]
+struct Inspect {
+    instance: InstanceView,
+    /// Every cookie this request carried, and what the server made of it.
+    received: Vec<CookieView>,
+    store: StoreInfo,
+    global: View,
+    /// `null` when the session store could not be read (see `store.error`).
+    server_session: Option<View>,
+    cookie_session: Option<View>,
+}
+
+#[derive(Serialize)]
+struct StoreInfo {
+    backend: &'static str,
+    /// Live sessions in the store; `null` when it could not be counted.
+    sessions: Option<usize>,
+    error: Option<String>,
+}
+
+#[rocket::get("/api/inspect")]
+async fn inspect(
+    strategies: Strategies<'_>,
+    instance: &State<Instance>,
+    jar: &CookieJar<'_>,
+) -> ApiResult<Json<Inspect>> {
+    let store = strategies.server.store();
+    let (sessions, error) = match store.count().await {
+        Ok(n) => (Some(n), None),
+        Err(e) => (None, Some(AppError::from(e).to_string())),
+    };
+    let global = strategies.global.view().await?;
+    let server_session = strategies.server.view().await.ok();
+    let cookie_session = strategies.cookie.view().await.ok();
+    let mut received: Vec<CookieView> =
+        server_session.iter().chain(&cookie_session).flat_map(|view| view.browser.clone()).collect();
+    let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
+    for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
+        received.push(CookieView::new(cookie.name(), cookie.value(), "not used by this app"));
+    }
+    Ok(Json(Inspect {
+        instance: instance.view(),
+        received,
+        store: StoreInfo { backend: store.backend(), sessions, error },
+        global,
+        server_session,
+        cookie_session,
+    }))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+#[rocket::get("/healthz")]
+fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}

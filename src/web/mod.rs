@@ -1,0 +1,50 @@
+//! Everything HTTP: pages, the JSON API, the guard against cross-site writes, response
+//! headers, error pages and the stylesheet. [`stage`] wires it all up.
+
+pub mod api;
+pub mod catchers;
+pub mod headers;
+pub mod origin;
+pub mod pages;
+
+use rocket::fairing::AdHoc;
+use rocket::http::Header;
+use rocket_dyn_templates::Template;
+
+use crate::error::AppError;
+use crate::strategy::Slug;
+
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Web pages and API", |rocket| async {
+        rocket
+            .mount("/", pages::routes())
+            .mount("/", api::routes())
+            .mount("/", rocket::routes![stylesheet])
+            .register("/", catchers::catchers())
+            .attach(Template::fairing())
+            .attach(headers::SecurityHeaders)
+    })
+}
+
+/// The stylesheet and its caching header.
+#[derive(rocket::Responder)]
+#[response(content_type = "text/css")]
+struct Stylesheet(&'static str, Header<'static>);
+
+/// The one stylesheet, compiled in so a deployment cannot lose it.
+#[rocket::get("/static/style.css")]
+fn stylesheet() -> Stylesheet {
+    Stylesheet(include_str!("../../static/style.css"), Header::new("Cache-Control", "public, max-age=3600"))
+}
+
+/// The strategy a URL names. Routes take `Result<Slug, &str>` rather than `Slug` so an
+/// unknown name is a 404 that says so (a failed `Slug` parameter would forward as a 422).
+pub(crate) fn known(slug: Result<Slug, &str>) -> Result<Slug, AppError> {
+    slug.map_err(|raw| AppError::UnknownStrategy(raw.chars().take(40).collect()))
+}
+
+/// An index in a URL that is not a number (or too big to be one).
+pub(crate) fn bad_index(raw: &str) -> AppError {
+    let shown: String = raw.chars().take(24).collect();
+    AppError::BadRequest(format!("`{shown}` is not an item index: use a whole number, counting from 0"))
+}

@@ -1,0 +1,148 @@
+//! Private cookies: the list itself, encrypted, in the browser.
+
+use rocket::http::Status;
+use server_side_sessions::strategy::Slug;
+
+use crate::helpers::{figment, flip_one_char, App, OTHER_KEY};
+
+const C: Slug = Slug::CookieSession;
+
+#[tokio::test]
+async fn the_cookie_grows_with_the_list_and_the_server_keeps_nothing() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "first").await;
+    let small = me.cookie("cookie_session").expect("a private cookie").len();
+    for i in 0..10 {
+        me.add(C, &format!("item number {i}")).await;
+    }
+    let big = me.cookie("cookie_session").unwrap();
+    assert!(big.len() > small + 100, "{small} -> {}", big.len());
+    assert!(!big.contains("item number"), "the cookie is not readable");
+    assert_eq!(app.session_count().await, 0, "nothing in the session store");
+    assert_eq!(me.items(C).await.len(), 11);
+}
+
+#[tokio::test]
+async fn a_tampered_or_foreign_cookie_reads_as_empty_with_a_notice_never_an_error() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "mine").await;
+    let good = me.cookie("cookie_session").unwrap();
+
+    let other_app = App::with(figment().merge(("secret_key", OTHER_KEY))).await;
+    let foreigner = other_app.visitor();
+    foreigner.add(C, "made elsewhere").await;
+    let foreign = foreigner.cookie("cookie_session").unwrap();
+
+    let truncated = good[..good.len() - 5].to_owned();
+    for bad in [flip_one_char(&good), truncated, foreign, "garbage!".into(), "".into(), "é€😀".into()] {
+        let visitor = app.visitor();
+        visitor.set_cookie("cookie_session", &bad);
+        assert!(visitor.items(C).await.is_empty(), "{bad:?}");
+        let page = visitor.get("/cookie-session").await;
+        assert_eq!(page.status, Status::Ok);
+        if !bad.is_empty() {
+            assert!(page.body.contains("could not be decrypted"), "notice for {bad:?}");
+        }
+        let inspect = visitor.get("/api/inspect").await.json();
+        let status = inspect["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "cookie_session")
+            .map(|c| c["status"].clone());
+        if !bad.is_empty() {
+            assert_eq!(status, Some("could not decrypt".into()), "{bad:?}");
+        }
+        // Writing replaces the unreadable cookie with a good one.
+        assert_eq!(visitor.add(C, "fresh").await.status, Status::Created);
+        assert_eq!(visitor.items(C).await, ["fresh"]);
+    }
+}
+
+#[tokio::test]
+async fn a_private_cookie_under_the_session_id_name_is_not_a_session() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "x").await;
+    let sealed = me.cookie("cookie_session").unwrap();
+    let other = app.visitor();
+    other.set_cookie("session_id", &sealed);
+    assert!(other.items(Slug::ServerSession).await.is_empty());
+    // And a value sealed for one name does not decrypt under another.
+    other.set_cookie("cookie_session", &flip_one_char(&sealed));
+    assert!(other.items(C).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_copied_old_cookie_replays_the_old_list() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "before").await;
+    let old = me.cookie("cookie_session").unwrap();
+    me.add(C, "after").await;
+    me.delete("/api/cookie-session/items/0").await;
+    assert_eq!(me.items(C).await, ["after"]);
+
+    let replayer = app.visitor();
+    replayer.set_cookie("cookie_session", &old);
+    assert_eq!(replayer.items(C).await, ["before"], "the server cannot revoke what it issued");
+}
+
+#[tokio::test]
+async fn payloads_older_than_the_maximum_lifetime_are_refused() {
+    let app = App::with(figment().merge(("session_max_lifetime", 1))).await;
+    let me = app.visitor();
+    me.add(C, "old").await;
+    let copy = me.cookie("cookie_session").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let replayer = app.visitor();
+    replayer.set_cookie("cookie_session", &copy);
+    assert!(replayer.items(C).await.is_empty(), "expired by the server's clock, whatever the cookie says");
+    assert!(replayer.get("/cookie-session").await.body.contains("older than the maximum session lifetime"));
+}
+
+#[tokio::test]
+async fn an_add_that_would_pass_4096_bytes_is_refused_and_the_old_cookie_kept() {
+    let app = App::new().await;
+    let me = app.visitor();
+    let item = "y".repeat(200);
+    let mut refused = None;
+    for i in 0..40 {
+        let resp = me.add(C, &item).await;
+        for set_cookie in resp.set_cookies() {
+            let name_value = set_cookie.split(';').next().unwrap();
+            assert!(name_value.len() - 1 <= 4096, "sent a cookie of {} bytes", name_value.len() - 1);
+        }
+        if resp.status != Status::Created {
+            refused = Some((i, resp));
+            break;
+        }
+    }
+    let (count, resp) = refused.expect("the cookie must fill up before 40 items of 200 bytes");
+    assert_eq!(resp.status, Status::UnprocessableEntity);
+    assert!(resp.set_cookies().is_empty(), "the refused add must not touch the cookie");
+    let error = resp.error();
+    assert!(error.contains("4096") && error.contains("bytes"), "{error}");
+    let size: usize =
+        error.split_whitespace().find_map(|w| w.parse().ok()).expect("the message gives the size");
+    assert!(size > 4096, "{error}");
+    assert_eq!(me.items(C).await.len(), count, "the list is intact");
+
+    // Through the form, the page says why and keeps the list.
+    let page = me.post_form("/cookie-session/items", &format!("item={item}")).await;
+    assert_eq!(page.status, Status::UnprocessableEntity);
+    assert!(page.body.contains("over the 4096-byte limit"));
+    assert_eq!(me.items(C).await.len(), count);
+}
+
+#[tokio::test]
+async fn clearing_removes_the_cookie() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "x").await;
+    let resp = me.delete("/api/cookie-session/items").await;
+    assert!(resp.set_cookies().iter().any(|c| c.starts_with("cookie_session=;")), "{:?}", resp.set_cookies());
+    assert_eq!(me.cookie("cookie_session"), None);
+}

@@ -1,0 +1,139 @@
+//! The session-store contract, written once. Each backend runs [`conformance`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use server_side_sessions::config::Lifetimes;
+use server_side_sessions::item::{Item, ItemList, ListError, Op};
+use server_side_sessions::session_id::SessionId;
+use server_side_sessions::store::memory::MemoryStore;
+use server_side_sessions::store::{SessionStore, Updated};
+
+fn add(text: &str) -> Op {
+    Op::Add(Item::parse(text).unwrap())
+}
+
+fn list(items: &[&str]) -> ItemList {
+    let mut list = ItemList::default();
+    for item in items {
+        list.apply(&add(item)).unwrap();
+    }
+    list
+}
+
+fn texts(list: &ItemList) -> Vec<&str> {
+    list.items().iter().map(Item::as_str).collect()
+}
+
+const LONG: Lifetimes = Lifetimes { idle: Duration::from_secs(600), max: Duration::from_secs(3600) };
+const SHORT: Lifetimes = Lifetimes { idle: Duration::from_millis(800), max: Duration::from_secs(3600) };
+
+/// Runs the whole contract against stores made by `make`.
+pub async fn conformance(make: impl Fn(Lifetimes) -> Arc<dyn SessionStore>) {
+    create_load_update_destroy(make(LONG)).await;
+    refused_updates_change_nothing(make(LONG)).await;
+    concurrent_updates_are_all_kept(make(LONG)).await;
+    rotate_moves_and_kills(make(LONG)).await;
+    expiry_and_purge(make(SHORT)).await;
+}
+
+async fn create_load_update_destroy(store: Arc<dyn SessionStore>) {
+    let id = SessionId::generate();
+    assert_eq!(store.load(&id).await.unwrap(), None, "unknown id");
+    assert_eq!(store.update(&id, &add("x")).await.unwrap(), Updated::Missing, "update never creates");
+    let created = store.create(&id, list(&["a"])).await.unwrap();
+    assert_eq!(texts(&created.items), ["a"]);
+    assert_eq!(store.count().await.unwrap(), 1);
+    let Updated::Applied(after) = store.update(&id, &add("b")).await.unwrap() else { panic!("applied") };
+    assert_eq!(texts(&after.items), ["a", "b"]);
+    assert_eq!(after.created_ms, created.created_ms);
+    store.update(&id, &Op::Remove(0)).await.unwrap();
+    assert_eq!(texts(&store.load(&id).await.unwrap().unwrap().items), ["b"]);
+    store.update(&id, &Op::Clear).await.unwrap();
+    assert!(store.load(&id).await.unwrap().unwrap().items.is_empty(), "a cleared session still exists");
+    assert!(store.destroy(&id).await.unwrap());
+    assert!(!store.destroy(&id).await.unwrap());
+    assert_eq!(store.load(&id).await.unwrap(), None);
+    assert_eq!(store.count().await.unwrap(), 0);
+}
+
+async fn refused_updates_change_nothing(store: Arc<dyn SessionStore>) {
+    let id = SessionId::generate();
+    let full: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    store.create(&id, list(&full)).await.unwrap();
+    assert_eq!(store.update(&id, &add("101st")).await.unwrap(), Updated::Refused(ListError::Full));
+    assert_eq!(
+        store.update(&id, &Op::Remove(100)).await.unwrap(),
+        Updated::Refused(ListError::NoSuchIndex { index: 100, len: 100 })
+    );
+    assert_eq!(store.load(&id).await.unwrap().unwrap().items.len(), 100);
+}
+
+async fn concurrent_updates_are_all_kept(store: Arc<dyn SessionStore>) {
+    let id = SessionId::generate();
+    store.create(&id, ItemList::default()).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let (store, id) = (store.clone(), id.clone());
+        tasks.spawn(async move { store.update(&id, &add(&format!("n{i}"))).await.unwrap() });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert!(matches!(result.unwrap(), Updated::Applied(_)));
+    }
+    let items = store.load(&id).await.unwrap().unwrap().items;
+    let mut got: Vec<&str> = texts(&items);
+    got.sort();
+    let mut want: Vec<String> = (0..50).map(|i| format!("n{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "no lost updates");
+}
+
+async fn rotate_moves_and_kills(store: Arc<dyn SessionStore>) {
+    let (old, new) = (SessionId::generate(), SessionId::generate());
+    let created = store.create(&old, list(&["keep"])).await.unwrap();
+    assert!(store.rotate(&old, &new).await.unwrap());
+    assert_eq!(store.load(&old).await.unwrap(), None, "old id dead at once");
+    let moved = store.load(&new).await.unwrap().unwrap();
+    assert_eq!(
+        (texts(&moved.items), moved.created_ms),
+        (vec!["keep"], created.created_ms),
+        "same data, same absolute deadline"
+    );
+    assert!(!store.rotate(&old, &SessionId::generate()).await.unwrap(), "a dead id cannot be rotated");
+    assert_eq!(store.count().await.unwrap(), 1);
+}
+
+async fn expiry_and_purge(store: Arc<dyn SessionStore>) {
+    let (kept, dropped) = (SessionId::generate(), SessionId::generate());
+    store.create(&kept, list(&["k"])).await.unwrap();
+    store.create(&dropped, list(&["d"])).await.unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(store.load(&kept).await.unwrap().is_some(), "loading keeps it alive");
+    }
+    assert_eq!(store.load(&dropped).await.unwrap(), None, "idle past the timeout");
+    assert_eq!(store.update(&dropped, &add("x")).await.unwrap(), Updated::Missing);
+    assert!(!store.rotate(&dropped, &SessionId::generate()).await.unwrap());
+    assert_eq!(store.count().await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    store.purge_expired().await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_conformance() {
+    conformance(|lifetimes| Arc::new(MemoryStore::new(lifetimes))).await;
+}
+
+#[tokio::test]
+async fn memory_store_purge_frees_expired_records() {
+    let store = MemoryStore::new(SHORT);
+    for _ in 0..1000 {
+        store.create(&SessionId::generate(), list(&["x"])).await.unwrap();
+    }
+    assert_eq!(store.purge_expired().await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(store.purge_expired().await.unwrap(), 1000);
+    assert_eq!(store.count().await.unwrap(), 0);
+}

@@ -6,7 +6,7 @@
 //! | `session_idle_timeout` | 1800 (30 minutes)  | seconds without a visit before a session ends   |
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
-//! | `session_store`        | `memory`           | where server-side sessions are kept            |
+//! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
 
 use std::time::Duration;
 

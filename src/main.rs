@@ -13,11 +13,15 @@ fn launch() -> _ {
     server_side_sessions::rocket()
 }
 
+/// On Shuttle the app also gets the project's shared Postgres database, used as the session
+/// store when `session_store = "shuttle-postgres"` (see `server_side_sessions::shuttle`).
+/// `local_uri` is the database `cargo shuttle run` uses instead of starting one in Docker.
 #[cfg(feature = "shuttle")]
 #[shuttle_runtime::main]
 async fn shuttle(
     #[shuttle_runtime::Secrets] secrets: shuttle_runtime::SecretStore,
+    #[shuttle_shared_db::Postgres(local_uri = "postgres://postgres@localhost:5432/postgres")]
+    pool: sqlx::PgPool,
 ) -> shuttle_rocket::ShuttleRocket {
-    let figment = server_side_sessions::shuttle::figment(secrets);
-    Ok(server_side_sessions::build(figment).into())
+    Ok(server_side_sessions::shuttle::build(secrets, pool).into())
 }

@@ -1,7 +1,8 @@
 //! Strategy 2: a server-side session, with only an opaque id in the browser.
 //!
-//! - **Where the data lives:** in a [`SessionStore`] on the server (memory by default);
-//!   the `session_id` cookie holds 43 random characters and nothing else.
+//! - **Where the data lives:** in a [`SessionStore`] on the server (memory by default, or
+//!   Redis or Postgres, chosen by `session_store`: see [`crate::store`]); the `session_id`
+//!   cookie holds 43 random characters and nothing else.
 //! - **How long it lasts:** until the idle timeout or the absolute lifetime runs out, both
 //!   enforced by the store, or until the visitor ends it; the memory store also forgets
 //!   everything on restart.
@@ -25,8 +26,8 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::memory::MemoryStore;
-use crate::store::{Record, SessionStore, Updated};
+use crate::store::postgres::SharedPool;
+use crate::store::{self, Record, SessionStore, Updated};
 
 /// The store and the rules for its cookie, managed by [`stage`].
 pub struct Sessions {
@@ -42,10 +43,11 @@ pub fn stage() -> AdHoc {
             log::error!("attach config::stage() before server_session::stage()");
             return Err(rocket);
         };
-        let store: Arc<dyn SessionStore> = match config.session_store.as_str() {
-            "memory" => Arc::new(MemoryStore::new(config.lifetimes())),
-            other => {
-                log::error!("`session_store` must be `memory`, not `{other}`");
+        let shared = rocket.state::<SharedPool>();
+        let store = match store::open(&config.session_store, config.lifetimes(), shared) {
+            Ok(store) => store,
+            Err(message) => {
+                log::error!("{message}");
                 return Err(rocket);
             }
         };
@@ -56,7 +58,26 @@ pub fn stage() -> AdHoc {
             policy: config.cookies(),
             cookie_name: config.cookies().name("session_id"),
         };
-        Ok(rocket.manage(sessions).attach(purge_in_background(store, config.lifetimes())))
+        Ok(rocket
+            .manage(sessions)
+            .attach(check_at_start(store.clone()))
+            .attach(purge_in_background(store, config.lifetimes())))
+    })
+}
+
+/// Reaches the store once as the server starts (connecting, and for Postgres migrating),
+/// without holding up the launch: a store that is down is logged here, reported by
+/// `/healthz`, and retried by the next request that needs it.
+fn check_at_start(store: Arc<dyn SessionStore>) -> AdHoc {
+    AdHoc::on_liftoff("Session store check", move |_| {
+        Box::pin(async move {
+            rocket::tokio::spawn(async move {
+                match store.ping().await {
+                    Ok(()) => log::info!("session store {} is reachable", store.backend()),
+                    Err(e) => log::warn!("{e}; server-side sessions answer 503 until it is back"),
+                }
+            });
+        })
     })
 }
 

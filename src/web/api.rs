@@ -10,6 +10,7 @@ use super::origin::SameOrigin;
 use crate::error::{ApiError, AppError};
 use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
+use crate::strategy::server_session::Sessions;
 use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
 
 pub fn routes() -> Vec<Route> {
@@ -152,12 +153,36 @@ async fn inspect(
     }))
 }
 
+/// The answer of `/healthz`.
+///
+/// - `200 {"status": "ok", "store": {"backend": "redis", "up": true}}` when the session store
+///   answers a ping within its timeout (always, for `memory`).
+/// - `503 {"status": "degraded", "store": {"backend": "redis", "up": false}}` when it does
+///   not. The app itself is still serving: the global and cookie strategies work, only
+///   server-side sessions answer 503. A load balancer that checks `/healthz` therefore takes
+///   an instance out while its store is unreachable; the cause is in the log, not the body.
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
+    store: StoreHealth,
+}
+
+#[derive(Serialize)]
+struct StoreHealth {
+    backend: &'static str,
+    up: bool,
 }
 
 #[rocket::get("/healthz")]
-fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+async fn healthz(sessions: &State<Sessions>) -> (Status, Json<Health>) {
+    let store = sessions.store.as_ref();
+    let up = match store.ping().await {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("health check: {e}");
+            false
+        }
+    };
+    let (status, word) = if up { (Status::Ok, "ok") } else { (Status::ServiceUnavailable, "degraded") };
+    (status, Json(Health { status: word, store: StoreHealth { backend: store.backend(), up } }))
 }

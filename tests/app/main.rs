@@ -1,12 +1,19 @@
 //! The app's integration tests, in one binary: in-process requests through Rocket's local
 //! client, plus a few against the real server over TCP. Shared rules are written once and
-//! run against all three strategies.
+//! run against all three strategies. The session-store contract runs against memory,
+//! Redis and Postgres; tests that need a real Redis or Postgres read `REDIS_URL` and
+//! `DATABASE_URL` (see `backends.rs`), and say `SKIPPED` when those are not set.
 
 mod helpers;
+mod processes;
+mod proxy;
 
+mod backends;
 mod bad_input;
 mod cookie_session;
 mod global;
+mod instances;
+mod outages;
 mod real_server;
 mod rules;
 mod security;

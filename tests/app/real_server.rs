@@ -38,18 +38,22 @@ impl Server {
     /// One HTTP/1.1 request on a fresh connection. Raw bytes on purpose: tests need exact
     /// control over headers, which is what an attacker has too.
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut raw =
-            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
-        for (name, value) in headers {
-            raw.push_str(&format!("{name}: {value}\r\n"));
-        }
-        raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
-        stream.write_all(raw.as_bytes()).await.expect("send");
-        let mut bytes = Vec::new();
-        stream.read_to_end(&mut bytes).await.expect("read");
-        Reply::parse(&String::from_utf8_lossy(&bytes))
+        http(self.port, method, path, headers, body).await
     }
+}
+
+/// One HTTP/1.1 request to the server on `port` (this process's or another's).
+pub async fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.write_all(raw.as_bytes()).await.expect("send");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.expect("read");
+    Reply::parse(&String::from_utf8_lossy(&bytes))
 }
 
 #[derive(Debug)]

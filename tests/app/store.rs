@@ -1,5 +1,6 @@
 //! The session-store contract, written once. Each backend runs [`conformance`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,16 +26,31 @@ fn texts(list: &ItemList) -> Vec<&str> {
     list.items().iter().map(Item::as_str).collect()
 }
 
-const LONG: Lifetimes = Lifetimes { idle: Duration::from_secs(600), max: Duration::from_secs(3600) };
+pub const LONG: Lifetimes = Lifetimes { idle: Duration::from_secs(600), max: Duration::from_secs(3600) };
 const SHORT: Lifetimes = Lifetimes { idle: Duration::from_millis(800), max: Duration::from_secs(3600) };
 
-/// Runs the whole contract against stores made by `make`.
-pub async fn conformance(make: impl Fn(Lifetimes) -> Arc<dyn SessionStore>) {
-    create_load_update_destroy(make(LONG)).await;
-    refused_updates_change_nothing(make(LONG)).await;
-    concurrent_updates_are_all_kept(make(LONG)).await;
-    rotate_moves_and_kills(make(LONG)).await;
-    expiry_and_purge(make(SHORT)).await;
+/// Runs the whole contract against stores made by `make`, a fresh (empty) store each time.
+pub async fn conformance<F, Fut>(make: F)
+where
+    F: Fn(Lifetimes) -> Fut,
+    Fut: Future<Output = Arc<dyn SessionStore>>,
+{
+    unknown_ids_are_absent(make(LONG).await).await;
+    create_load_update_destroy(make(LONG).await).await;
+    refused_updates_change_nothing(make(LONG).await).await;
+    concurrent_updates_are_all_kept(make(LONG).await).await;
+    a_clear_racing_adds_never_brings_items_back(make(LONG).await).await;
+    rotate_moves_and_kills(make(LONG).await).await;
+    expiry_and_purge(make(SHORT).await).await;
+}
+
+async fn unknown_ids_are_absent(store: Arc<dyn SessionStore>) {
+    let id = SessionId::generate();
+    assert_eq!(store.load(&id).await.unwrap(), None);
+    assert_eq!(store.update(&id, &Op::Clear).await.unwrap(), Updated::Missing);
+    assert!(!store.rotate(&id, &SessionId::generate()).await.unwrap());
+    assert!(!store.destroy(&id).await.unwrap());
+    assert_eq!(store.count().await.unwrap(), 0, "looking creates nothing");
 }
 
 async fn create_load_update_destroy(store: Arc<dyn SessionStore>) {
@@ -89,6 +105,36 @@ async fn concurrent_updates_are_all_kept(store: Arc<dyn SessionStore>) {
     assert_eq!(got, want, "no lost updates");
 }
 
+/// Adds race one clear. Whatever order the store picks, it must be one order: every add
+/// before the clear returned a list that still starts with the wiped item, every add after
+/// it returned a prefix of the final list, and nothing wiped is in the final list.
+async fn a_clear_racing_adds_never_brings_items_back(store: Arc<dyn SessionStore>) {
+    let id = SessionId::generate();
+    store.create(&id, list(&["before"])).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..21 {
+        let (store, id) = (store.clone(), id.clone());
+        let op = if i == 10 { Op::Clear } else { add(&format!("r{i}")) };
+        tasks.spawn(async move { (op.clone(), store.update(&id, &op).await.unwrap()) });
+    }
+    let results = tasks.join_all().await;
+    let final_items = store.load(&id).await.unwrap().expect("live").items;
+    let final_items = texts(&final_items);
+    assert!(!final_items.contains(&"before"), "a cleared item came back: {final_items:?}");
+    for (op, updated) in results {
+        let Updated::Applied(record) = updated else { panic!("{op:?} was not applied") };
+        let seen = texts(&record.items);
+        match op {
+            Op::Add(item) if final_items.contains(&item.as_str()) => assert!(
+                final_items.starts_with(&seen) && seen.last() == Some(&item.as_str()),
+                "an add after the clear saw {seen:?}, the list ended as {final_items:?}"
+            ),
+            Op::Add(_) => assert_eq!(seen.first(), Some(&"before"), "an add after the clear was lost"),
+            _ => assert!(seen.is_empty(), "the clear returned {seen:?}"),
+        }
+    }
+}
+
 async fn rotate_moves_and_kills(store: Arc<dyn SessionStore>) {
     let (old, new) = (SessionId::generate(), SessionId::generate());
     let created = store.create(&old, list(&["keep"])).await.unwrap();
@@ -123,7 +169,8 @@ async fn expiry_and_purge(store: Arc<dyn SessionStore>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_conformance() {
-    conformance(|lifetimes| Arc::new(MemoryStore::new(lifetimes))).await;
+    conformance(|lifetimes| async move { Arc::new(MemoryStore::new(lifetimes)) as Arc<dyn SessionStore> })
+        .await;
 }
 
 #[tokio::test]

@@ -1,0 +1,246 @@
+//! Sessions in Postgres: for an app that already has a database (on Shuttle, the shared one).
+//!
+//! - **Where the data lives:** a `sessions` table (see `migrations/`), one row per session
+//!   keyed by the hex SHA-256 of its id, the list as `jsonb`, the timestamps as Unix ms.
+//!   On disk, in the database's backups too.
+//! - **How long it lasts:** each row has an `expires_ms` column, the earlier of the idle and
+//!   absolute deadlines, moved on every visit. Every query ignores rows past it, and the
+//!   app's periodic purge deletes them. Rows survive app restarts and are shared by every
+//!   instance that uses the same database.
+//! - **Who can read it:** anyone who can query the table sees the lists, but not the ids.
+//! - **What it costs:** one statement per read, two per write, and a pooled connection
+//!   while each runs; every statement that changes a row waits for Postgres's commit to disk.
+//! - **How it fails:** the pool connects lazily and replaces broken connections, so the app
+//!   starts while Postgres is down and recovers when it comes back; meanwhile each call fails
+//!   within [`super::TIMEOUT`] and visitors get a 503. The schema migration runs before the
+//!   first query (and at start, see `server_session::stage`), and again later if Postgres
+//!   was down; sqlx's migrator holds an advisory lock, so instances starting together take
+//!   turns, and the second finds the migration already applied.
+//!
+//! **No lost updates:** as with Redis, `update` reads the row and its `version`, applies the
+//! operation in Rust (where the list rules live), and writes back with
+//! `UPDATE ... WHERE version = <the one read>`; if another write got in between, no row
+//! matches, and it reads again and retries. Writers in one process take turns per session
+//! first ([`super::WriteTurns`]), so retries come only from other instances, and a burst of
+//! writes to one session waits without holding pooled connections. (A transaction with
+//! `SELECT ... FOR UPDATE` would be equally correct; it costs two more round trips, and on a
+//! busy session every waiting writer holds a connection.)
+
+use std::sync::Arc;
+
+use rocket::tokio::sync::OnceCell;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
+use crate::clock::{self, now_ms};
+use crate::config::Lifetimes;
+use crate::item::{ItemList, Op};
+use crate::session_id::SessionId;
+
+/// The schema, compiled into the binary from `migrations/`.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// A pool made by the platform (Shuttle's `#[shuttle_shared_db::Postgres]`), managed by the
+/// entry point for `session_store = "shuttle-postgres"`.
+pub struct SharedPool(pub PgPool);
+
+pub struct PostgresStore {
+    lifetimes: Lifetimes,
+    pool: PgPool,
+    /// Set once the migrations have run; until then every call tries them first.
+    migrated: Arc<OnceCell<()>>,
+    turns: WriteTurns,
+}
+
+/// Columns `$3`, `$4`, `$5` of the touching statements: now, idle and max in ms.
+const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
+
+impl PostgresStore {
+    /// A store for the database at `url`. Does not connect yet.
+    pub fn new(url: &str, lifetimes: Lifetimes) -> Result<PostgresStore, String> {
+        // The error text never includes the URL, which may carry a password.
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| format!("`session_store` is not a usable Postgres URL: {e}"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(super::TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(PostgresStore::from_pool(pool, lifetimes))
+    }
+
+    pub fn from_pool(pool: PgPool, lifetimes: Lifetimes) -> PostgresStore {
+        PostgresStore { lifetimes, pool, migrated: Arc::new(OnceCell::new()), turns: WriteTurns::new() }
+    }
+
+    /// The pool, for tests that look at the raw table.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs the migrations unless they have run. In a task of its own: a request that stops
+    /// waiting must not cancel a migration half-way, and later callers wait for the same run.
+    async fn ready(&self) -> Result<(), sqlx::Error> {
+        if self.migrated.initialized() {
+            return Ok(());
+        }
+        let (pool, migrated) = (self.pool.clone(), self.migrated.clone());
+        let run = rocket::tokio::spawn(async move {
+            let migrate = || async {
+                MIGRATOR.run(&pool).await?;
+                log::info!("postgres session schema is up to date");
+                Ok::<_, sqlx::Error>(())
+            };
+            migrated.get_or_try_init(migrate).await.map(drop)
+        });
+        run.await.map_err(|e| sqlx::Error::Protocol(format!("migration task failed: {e}")))?
+    }
+
+    /// One store call: the migrations first (if still due), then `call`, all under the timeout.
+    async fn run<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        bounded("postgres", what, async {
+            self.ready().await?;
+            call.await
+        })
+        .await
+    }
+
+    /// now, idle and max in ms, as Postgres `bigint`s.
+    fn clock_args(&self) -> (i64, i64, i64) {
+        let ms = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        (ms(now_ms()), ms(clock::millis(self.lifetimes.idle)), ms(clock::millis(self.lifetimes.max)))
+    }
+
+    async fn touch(&self, id: &SessionId) -> Result<Option<Record>, sqlx::Error> {
+        let (now, idle, max) = self.clock_args();
+        let sql = format!(
+            "UPDATE sessions SET seen_ms = $3, expires_ms = {NEXT_DEADLINE}
+             WHERE key = $1 AND expires_ms > $2 RETURNING items::text, created_ms, seen_ms"
+        );
+        let row: Option<(String, i64, i64)> = sqlx::query_as(&sql)
+            .bind(id.storage_key())
+            .bind(now)
+            .bind(now)
+            .bind(idle)
+            .bind(max)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(items, created, seen)| record(&items, created, seen)).transpose()
+    }
+
+    async fn apply(&self, id: &SessionId, op: &Op) -> Result<Updated, sqlx::Error> {
+        let _turn = self.turns.wait(id).await;
+        for _ in 0..super::MAX_ATTEMPTS {
+            if let Some(outcome) = self.try_apply(id, op).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(sqlx::Error::Protocol("too many concurrent writes to one session".into()))
+    }
+
+    /// One optimistic attempt at `update`: `None` if another write got in first.
+    async fn try_apply(&self, id: &SessionId, op: &Op) -> Result<Option<Updated>, sqlx::Error> {
+        let (now, idle, max) = self.clock_args();
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT items::text, created_ms, version FROM sessions WHERE key = $1 AND expires_ms > $2",
+        )
+        .bind(id.storage_key())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((items, created, version)) = row else { return Ok(Some(Updated::Missing)) };
+        let mut record = record(&items, created, now)?;
+        let outcome = match record.items.apply(op) {
+            Ok(()) => Updated::Applied(record.clone()),
+            Err(refused) => Updated::Refused(refused), // still a visit: the deadline moves
+        };
+        let items = serde_json::to_string(&record.items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let sql = format!(
+            "UPDATE sessions SET items = $2::jsonb, seen_ms = $3, expires_ms = {NEXT_DEADLINE},
+                 version = version + 1
+             WHERE key = $1 AND version = $6 AND expires_ms > $3"
+        );
+        let query = sqlx::query(&sql).bind(id.storage_key()).bind(items).bind(now).bind(idle).bind(max);
+        let written = query.bind(version).execute(&self.pool).await?;
+        Ok((written.rows_affected() == 1).then_some(outcome))
+    }
+}
+
+/// A row's columns as a [`Record`]; a list that no longer parses is an error, not an empty list.
+fn record(items: &str, created_ms: i64, seen_ms: i64) -> Result<Record, sqlx::Error> {
+    let items: ItemList = serde_json::from_str(items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Record { items, created_ms: created_ms.max(0) as u64, seen_ms: seen_ms.max(0) as u64 })
+}
+
+#[rocket::async_trait]
+impl SessionStore for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run("ping", async { sqlx::query("SELECT 1").execute(&self.pool).await.map(drop) }).await
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        self.run("load", self.touch(id)).await
+    }
+
+    async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
+        let record = Record::new(items, now_ms());
+        let items = serde_json::to_string(&record.items).map_err(|e| StoreError(e.to_string()))?;
+        let expires = i64::try_from(record.expires_ms(&self.lifetimes)).unwrap_or(i64::MAX);
+        let query = sqlx::query(
+            "INSERT INTO sessions (key, items, created_ms, seen_ms, expires_ms)
+             VALUES ($1, $2::jsonb, $3, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET items = EXCLUDED.items, created_ms = EXCLUDED.created_ms,
+                 seen_ms = EXCLUDED.seen_ms, expires_ms = EXCLUDED.expires_ms",
+        )
+        .bind(id.storage_key())
+        .bind(items)
+        .bind(record.created_ms as i64)
+        .bind(expires);
+        self.run("create", query.execute(&self.pool)).await?;
+        Ok(record)
+    }
+
+    async fn update(&self, id: &SessionId, op: &Op) -> Result<Updated, StoreError> {
+        self.run("update", self.apply(id, op)).await
+    }
+
+    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
+        let (now, idle, max) = self.clock_args();
+        let sql = format!(
+            "UPDATE sessions SET key = $2, seen_ms = $3, expires_ms = {NEXT_DEADLINE}
+             WHERE key = $1 AND expires_ms > $3"
+        );
+        let query =
+            sqlx::query(&sql).bind(old.storage_key()).bind(new.storage_key()).bind(now).bind(idle).bind(max);
+        let moved = self.run("rotate", query.execute(&self.pool)).await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn destroy(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let query = sqlx::query_scalar("DELETE FROM sessions WHERE key = $1 RETURNING expires_ms")
+            .bind(id.storage_key());
+        let expires: Option<i64> = self.run("destroy", query.fetch_optional(&self.pool)).await?;
+        Ok(expires.is_some_and(|expires| expires > self.clock_args().0))
+    }
+
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let query = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1").bind(self.clock_args().0);
+        let purged = self.run("purge", query.execute(&self.pool)).await?;
+        Ok(purged.rows_affected() as usize)
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        let query = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE expires_ms > $1")
+            .bind(self.clock_args().0);
+        let live: i64 = self.run("count", query.fetch_one(&self.pool)).await?;
+        Ok(live.max(0) as usize)
+    }
+}

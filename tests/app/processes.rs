@@ -1,0 +1,123 @@
+//! The app as a separate operating-system process (the binary `cargo run` starts), so a test
+//! can run two instances side by side or restart one, exactly as a deployment would. Plus a
+//! few one-line API calls over HTTP, for this and for the in-process `Server`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::real_server::{http, Reply};
+
+/// A running app process; killed when dropped.
+pub struct AppProcess {
+    pub port: u16,
+    child: Child,
+}
+
+impl AppProcess {
+    /// Starts the app with `session_store = store` and `secret_key = key`, and waits until
+    /// it answers. Configured the way an operator would: through `ROCKET_*` variables.
+    /// A free port can be taken by someone else before the app binds it, hence the retries.
+    pub async fn start(store: &str, key: &str) -> AppProcess {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match AppProcess::try_start(store, key).await {
+                Ok(process) => return process,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("the app process would not start: {failures:#?}");
+    }
+
+    async fn try_start(store: &str, key: &str) -> Result<AppProcess, String> {
+        let port = free_port();
+        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
+        let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Command::new(env!("CARGO_BIN_EXE_server-side-sessions"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_SECRET_KEY", key)
+            .env("ROCKET_SESSION_STORE", store)
+            // Sessions these tests leave in a shared store expire soon.
+            .env("ROCKET_SESSION_IDLE_TIMEOUT", "300")
+            .env("ROCKET_LOG_LEVEL", "critical")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .map_err(|e| format!("could not run the app binary: {e}"))?;
+        let mut process = AppProcess { port, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            let exited = process.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let output = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(format!("port {port}, exit {exited:?}: {output}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = std::fs::remove_file(&log);
+        wait_healthy(port).await;
+        Ok(process)
+    }
+}
+
+/// Waits until `/healthz` says the store is up (for Postgres: connected and migrated), as a
+/// load balancer would before sending traffic.
+pub async fn wait_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = get(port, "/healthz", None).await;
+        if health.status == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never healthy: {health:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it; the small race is harmless here).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn with_cookie(cookie: Option<&str>) -> Vec<(&str, &str)> {
+    cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default()
+}
+
+/// `POST /api/<slug>/items` with `{"item": item}`.
+pub async fn add(port: u16, slug: &str, item: &str, cookie: Option<&str>) -> Reply {
+    let mut headers = with_cookie(cookie);
+    headers.push(("Content-Type", "application/json"));
+    let body = serde_json::json!({ "item": item }).to_string();
+    http(port, "POST", &format!("/api/{slug}/items"), &headers, &body).await
+}
+
+/// `GET /api/<slug>/items`.
+pub async fn list(port: u16, slug: &str, cookie: Option<&str>) -> Reply {
+    http(port, "GET", &format!("/api/{slug}/items"), &with_cookie(cookie), "").await
+}
+
+pub async fn get(port: u16, path: &str, cookie: Option<&str>) -> Reply {
+    http(port, "GET", path, &with_cookie(cookie), "").await
+}
+
+pub fn json(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): {reply:?}"))
+}
+
+/// The items of a `200` list reply.
+pub fn items(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let items = json(reply)["items"].as_array().cloned().unwrap_or_else(|| panic!("no items: {reply:?}"));
+    items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
+}

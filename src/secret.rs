@@ -1,4 +1,4 @@
-//! The secret key that encrypts private cookies: where it comes from and how it is checked.
+//! The secret keys that encrypt private cookies: where they come from and how they are checked.
 //!
 //! Rocket reads `secret_key` (base64 of 32 or 64 bytes, or 64 hex digits) from `Rocket.toml`,
 //! `ROCKET_SECRET_KEY`, or (on Shuttle) `Secrets.toml`. This module reads the same value the
@@ -6,34 +6,56 @@
 //! a cookie *before* the response is sent and so know its exact size. Rocket itself seals
 //! private cookies only while writing the response, too late to refuse an oversized one.
 //!
-//! Without a key, a release build refuses to start and says how to make one; a debug build
-//! makes a random key for the run and puts it into the configuration, so Rocket and the app
-//! agree on it.
+//! `previous_secret_keys` (a list, same formats) lets an operator rotate the key without
+//! logging anyone out: cookies that open only under an old key are accepted and re-sealed
+//! under the current one.
+//!
+//! Outside the debug profile the app refuses to start without a key, or with a weak one
+//! (all bytes the same, or a key published in documentation), and says how to make one. The
+//! debug profile makes a random key for the run and puts it into the configuration, so
+//! Rocket and the app agree on it.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
+use rocket::figment::value::Value;
 use rocket::figment::Figment;
 
-/// The key private cookies are sealed with (AES-256-GCM, as in Rocket's private jar).
-pub struct SecretKey(pub cookie::Key);
+/// The current key, then the previous ones, newest first.
+pub struct SecretKeys {
+    pub current: cookie::Key,
+    pub previous: Vec<cookie::Key>,
+}
+
+/// Keys printed in documentation, which anyone can use to forge cookies: Rocket's guide,
+/// and this project's own `Secrets.toml.example` placeholder.
+const PUBLISHED_KEYS: &[&str] =
+    &["hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=", "replace-me-with-the-output-of-openssl-rand-base64-32"];
 
 const HOW_TO_MAKE_A_KEY: &str = "make one with `openssl rand -base64 32` and set it as \
 `ROCKET_SECRET_KEY=...`, as `secret_key = \"...\"` in the profile's section of Rocket.toml, \
 or (on Shuttle) as `ROCKET_SECRET_KEY = \"...\"` in Secrets.toml";
 
-/// Reads the configured key, or makes a temporary one in the debug profile. Returns the key
+/// Reads the configured keys, or makes a temporary one in the debug profile. Returns the keys
 /// and the figment to launch with (the same one, plus the temporary key if one was made).
-pub fn resolve(figment: Figment) -> Result<(SecretKey, Figment), String> {
-    let configured = match figment.find_value(rocket::Config::SECRET_KEY) {
-        Ok(value) => Some(material(&value)?),
-        Err(_) => None,
+pub fn resolve(figment: Figment) -> Result<(SecretKeys, Figment), String> {
+    let debug = figment.profile() == rocket::Config::DEBUG_PROFILE;
+    let previous = match figment.find_value("previous_secret_keys") {
+        Ok(Value::Array(_, values)) => {
+            values.iter().map(|v| checked(v, "previous_secret_keys", debug)).collect::<Result<Vec<_>, _>>()?
+        }
+        Ok(_) => return Err(format!("`previous_secret_keys` must be a list of keys; {HOW_TO_MAKE_A_KEY}")),
+        Err(_) => Vec::new(),
     };
-    if let Some(bytes) = configured.filter(|bytes| bytes.iter().any(|b| *b != 0)) {
-        return Ok((SecretKey(key_from(&bytes)), figment));
+    let previous: Vec<cookie::Key> = previous.iter().map(|bytes| key_from(bytes)).collect();
+    if let Ok(value) = figment.find_value(rocket::Config::SECRET_KEY) {
+        let material = checked(&value, "secret_key", debug)?;
+        if !all_same(&material) {
+            return Ok((SecretKeys { current: key_from(&material), previous }, figment));
+        }
     }
-    if figment.profile() != rocket::Config::DEBUG_PROFILE {
+    if !debug {
         return Err(format!(
             "refusing to start: the `{}` profile needs a `secret_key` to encrypt private cookies \
              (none is set, or it is all zeros); {HOW_TO_MAKE_A_KEY}.",
@@ -47,25 +69,41 @@ pub fn resolve(figment: Figment) -> Result<(SecretKey, Figment), String> {
     let mut bytes = [0u8; 32];
     OsRng.try_fill_bytes(&mut bytes).map_err(|e| format!("the OS random number generator failed: {e}"))?;
     let figment = figment.merge((rocket::Config::SECRET_KEY, STANDARD.encode(bytes)));
-    Ok((SecretKey(key_from(&bytes)), figment))
+    Ok((SecretKeys { current: key_from(&bytes), previous }, figment))
 }
 
-/// The key bytes from a configured value, accepting exactly what Rocket accepts.
-fn material(value: &rocket::figment::value::Value) -> Result<Vec<u8>, String> {
-    let invalid = |why: &str| format!("`secret_key` is invalid: {why}; {HOW_TO_MAKE_A_KEY}");
-    let bytes = if let Some(text) = value.as_str() {
-        match text.len() {
+/// The key bytes, refusing what Rocket refuses, and weak keys outside the debug profile
+/// (where a zero key still means "make one for me", as Rocket treats it).
+fn checked(value: &Value, name: &str, debug: bool) -> Result<Vec<u8>, String> {
+    let invalid = |why: &str| format!("`{name}` is invalid: {why}; {HOW_TO_MAKE_A_KEY}");
+    let text = value.as_str();
+    if let Some(text) = text.filter(|t| PUBLISHED_KEYS.contains(t)) {
+        if !debug {
+            return Err(invalid(&format!(
+                "`{text}` is published in documentation, so anyone can forge cookies with it"
+            )));
+        }
+        log::warn!("`{name}` is a published example key: fine for a local run, never for a deployment");
+    }
+    let bytes = match text {
+        Some(text) => match text.len() {
             44 | 88 => STANDARD.decode(text).map_err(|_| invalid("not valid base64"))?,
             64 => decode_hex(text).ok_or_else(|| invalid("not valid hex"))?,
             n => return Err(invalid(&format!("{n} characters; expected 44 or 88 (base64) or 64 (hex)"))),
-        }
-    } else {
-        value.deserialize::<Vec<u8>>().map_err(|_| invalid("expected a base64 or hex string"))?
+        },
+        None => value.deserialize::<Vec<u8>>().map_err(|_| invalid("expected a base64 or hex string"))?,
     };
     if bytes.len() < 32 {
         return Err(invalid(&format!("{} bytes; at least 32 are needed", bytes.len())));
     }
+    if all_same(&bytes) && !(debug && name == "secret_key") {
+        return Err(invalid("every byte is the same, so it is trivially guessable"));
+    }
     Ok(bytes)
+}
+
+fn all_same(bytes: &[u8]) -> bool {
+    bytes.windows(2).all(|pair| pair[0] == pair[1])
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -94,12 +132,25 @@ mod tests {
         Figment::from(rocket::Config::default()).select(profile)
     }
 
+    fn refused(profile: &str, key: &str) -> String {
+        resolve(figment(profile).merge(("secret_key", key))).err().expect("must refuse")
+    }
+
     #[test]
     fn release_without_a_key_is_refused_with_directions() {
         let error = resolve(figment("release")).err().expect("must refuse");
         assert!(error.contains("openssl rand -base64 32") && error.contains("ROCKET_SECRET_KEY"), "{error}");
-        let zeros = figment("release").merge(("secret_key", STANDARD.encode([0u8; 32])));
-        assert!(resolve(zeros).is_err());
+    }
+
+    #[test]
+    fn release_refuses_weak_keys_and_says_why() {
+        assert!(refused("release", &STANDARD.encode([0u8; 32])).contains("every byte is the same"));
+        assert!(refused("release", &STANDARD.encode([7u8; 32])).contains("every byte is the same"));
+        assert!(refused("release", PUBLISHED_KEYS[0]).contains("published in documentation"));
+        assert!(refused("release", &STANDARD.encode([1u8; 16])).contains("characters"));
+        assert!(refused("release", "short").contains("expected 44 or 88"));
+        let old = figment("release").merge(("secret_key", STANDARD.encode([1, 2, 3, 4].repeat(8))));
+        assert!(resolve(old.merge(("previous_secret_keys", vec![PUBLISHED_KEYS[0]]))).is_err());
     }
 
     #[test]
@@ -107,17 +158,20 @@ mod tests {
         let (_, figment) = resolve(figment("debug")).expect("debug may generate");
         let value: String = figment.extract_inner("secret_key").unwrap();
         assert_eq!(STANDARD.decode(value).unwrap().len(), 32);
+        assert!(resolve(figment.merge(("secret_key", PUBLISHED_KEYS[0]))).is_ok(), "debug only warns");
     }
 
     #[test]
-    fn keys_in_every_form_rocket_accepts_are_read() {
-        let b64 = STANDARD.encode([7u8; 32]);
-        let hex: String = [7u8; 32].iter().map(|b| format!("{b:02x}")).collect();
-        for value in [b64, hex, STANDARD.encode([9u8; 64])] {
+    fn keys_in_every_form_rocket_accepts_are_read_with_previous_keys() {
+        let bytes: Vec<u8> = (0..32).collect();
+        let b64 = STANDARD.encode(&bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let long: Vec<u8> = (0..64).collect();
+        for value in [b64.clone(), hex, STANDARD.encode(long)] {
             assert!(resolve(figment("release").merge(("secret_key", value.clone()))).is_ok(), "{value}");
         }
-        for bad in ["short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"] {
-            assert!(resolve(figment("release").merge(("secret_key", bad))).is_err(), "{bad}");
-        }
+        let rotated =
+            figment("release").merge(("secret_key", b64.clone())).merge(("previous_secret_keys", vec![b64]));
+        assert_eq!(resolve(rotated).unwrap().0.previous.len(), 1);
     }
 }

@@ -10,6 +10,7 @@ use super::origin::SameOrigin;
 use crate::error::{ApiError, AppError};
 use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
+use crate::secret::SecretKeys;
 use crate::strategy::server_session::Sessions;
 use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
 
@@ -113,6 +114,15 @@ struct Inspect {
     /// `null` when the session store could not be read (see `store.error`).
     server_session: Option<View>,
     cookie_session: Option<View>,
+    keys: KeyInfo,
+}
+
+/// Key rotation at a glance: once `old_key_reads` stops growing, the previous keys can go.
+#[derive(Serialize)]
+struct KeyInfo {
+    previous_keys: usize,
+    /// Private cookies opened under a previous key (and re-sealed) since this instance started.
+    old_key_reads: u64,
 }
 
 #[derive(Serialize)]
@@ -127,6 +137,7 @@ struct StoreInfo {
 async fn inspect(
     strategies: Strategies<'_>,
     instance: &State<Instance>,
+    keys: &State<SecretKeys>,
     jar: &CookieJar<'_>,
 ) -> ApiResult<Json<Inspect>> {
     let store = strategies.server.store();
@@ -150,6 +161,10 @@ async fn inspect(
         global,
         server_session,
         cookie_session,
+        keys: KeyInfo {
+            previous_keys: keys.previous.len(),
+            old_key_reads: strategies.cookie.old_key_reads(),
+        },
     }))
 }
 

@@ -3,7 +3,7 @@
 use rocket::http::Status;
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::{figment, flip_one_char, App, OTHER_KEY};
+use crate::helpers::{figment, flip_one_char, App, KEY, OTHER_KEY};
 
 const C: Slug = Slug::CookieSession;
 
@@ -100,7 +100,7 @@ async fn payloads_older_than_the_maximum_lifetime_are_refused() {
     let replayer = app.visitor();
     replayer.set_cookie("cookie_session", &copy);
     assert!(replayer.items(C).await.is_empty(), "expired by the server's clock, whatever the cookie says");
-    assert!(replayer.get("/cookie-session").await.body.contains("older than the maximum session lifetime"));
+    assert!(replayer.get("/cookie-session").await.body.contains("past its idle timeout or maximum lifetime"));
 }
 
 #[tokio::test]
@@ -145,4 +145,49 @@ async fn clearing_removes_the_cookie() {
     let resp = me.delete("/api/cookie-session/items").await;
     assert!(resp.set_cookies().iter().any(|c| c.starts_with("cookie_session=;")), "{:?}", resp.set_cookies());
     assert_eq!(me.cookie("cookie_session"), None);
+}
+
+#[tokio::test]
+async fn rotating_the_key_logs_nobody_out() {
+    let old_app = App::new().await;
+    let me = old_app.visitor();
+    me.add(C, "made under the old key").await;
+    let old_cookie = me.cookie("cookie_session").unwrap();
+
+    // The new deployment: a new current key, the old one listed as previous.
+    let rotated = figment().merge(("secret_key", OTHER_KEY)).merge(("previous_secret_keys", vec![KEY]));
+    let new_app = App::with(rotated).await;
+    let visitor = new_app.visitor();
+    visitor.set_cookie("cookie_session", &old_cookie);
+    let resp = visitor.get("/api/cookie-session/items").await;
+    assert_eq!(resp.items(), ["made under the old key"]);
+    let resealed = visitor.cookie("cookie_session").unwrap();
+    assert_ne!(resealed, old_cookie, "re-sealed under the current key on that response");
+    let inspect = visitor.get("/api/inspect").await.json();
+    assert_eq!(inspect["keys"], serde_json::json!({"previous_keys": 1, "old_key_reads": 1}));
+
+    // Once the old key is retired, the re-sealed cookie still opens.
+    let retired = App::with(figment().merge(("secret_key", OTHER_KEY))).await;
+    let later = retired.visitor();
+    later.set_cookie("cookie_session", &resealed);
+    assert_eq!(later.items(C).await, ["made under the old key"]);
+    later.set_cookie("cookie_session", &old_cookie);
+    assert!(later.items(C).await.is_empty(), "and an un-rotated old cookie no longer does");
+}
+
+#[tokio::test]
+async fn the_idle_timeout_applies_to_cookies_too_and_reading_keeps_them_alive() {
+    let app =
+        App::with(figment().merge(("session_idle_timeout", 1)).merge(("session_max_lifetime", 60))).await;
+    let me = app.visitor();
+    me.add(C, "kept alive by reading").await;
+    let untouched = me.cookie("cookie_session").unwrap();
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        assert_eq!(me.items(C).await, ["kept alive by reading"]);
+    }
+    let copy = app.visitor();
+    copy.set_cookie("cookie_session", &untouched);
+    assert!(copy.items(C).await.is_empty(), "the copy nobody used has idled out");
+    assert!(copy.get("/cookie-session").await.body.contains("idle timeout"));
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod processes;
 mod proxy;
 
+mod attacks;
 mod backends;
 mod bad_input;
 mod cookie_session;

@@ -1,40 +1,53 @@
-//! Strategy 3: the list itself in a Rocket private cookie (AES-256-GCM).
+//! Strategy 3: the list itself in a private (AES-256-GCM encrypted) cookie.
 //!
 //! - **Where the data lives:** in the browser. The `cookie_session` cookie holds the whole
 //!   list as JSON, encrypted and authenticated with the app's `secret_key` exactly as
-//!   Rocket's private cookies are (`add_private`/`get_private`, same crate and key); the app
-//!   seals it itself so it can measure the result before sending it. The server keeps
-//!   nothing.
-//! - **How long it lasts:** until the browser drops it or the payload's issue time is older
-//!   than `session_max_lifetime`, which the server checks on every read.
+//!   Rocket's private cookies are (`add_private`/`get_private`: same crate, same key); the app
+//!   seals it itself ([`sealed`]) so it can measure the result before sending it. The server
+//!   keeps nothing.
+//! - **How long it lasts:** until the idle timeout or the absolute lifetime, both checked by
+//!   the server from the times inside the payload (the cookie's `Max-Age` is only a hint).
+//!   A read refreshes the idle time now and then by re-sealing the cookie.
 //! - **Who can read it:** only a server that has the key. The visitor sees opaque bytes; a
-//!   changed byte makes the whole cookie fail to decrypt.
+//!   changed byte makes the whole cookie fail to open.
 //! - **What it costs:** an AES-GCM decrypt per read, an encrypt per write, and the cookie's
 //!   bytes on every request. Browsers keep at most 4096 bytes, so the list is small.
 //! - **How it fails:** the server cannot revoke a cookie it issued: a copy replays until it
-//!   expires. A cookie that does not decrypt (tampered, cut short, another key) reads as
-//!   empty with a notice, never as an error page.
+//!   expires. A cookie that does not open (tampered, cut short, unknown key) reads as empty
+//!   with a notice, never as an error page.
+
+pub mod sealed;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rocket::fairing::AdHoc;
-use rocket::http::{Cookie, CookieJar};
+use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
-use serde::{Deserialize, Serialize};
 
+use self::sealed::{counted_size, Payload};
 use super::{CookieView, Fact, Strategy, View, COOKIE_LIMIT};
 use crate::clock;
 use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
-use crate::secret::SecretKey;
+use crate::secret::SecretKeys;
 
-/// Bumped whenever the payload's shape changes; other versions read as unreadable.
-const FORMAT_VERSION: u32 = 1;
-
-/// The cookie's name and attributes and the lifetime it is checked against.
+/// The cookie's name and attributes, the lifetimes it is checked against, and a count of
+/// cookies that opened only under a previous key (when it stays at zero, retire that key).
 pub struct CookieSessions {
     pub policy: CookiePolicy,
     pub lifetimes: Lifetimes,
     pub cookie_name: String,
+    pub old_key_reads: AtomicU64,
+}
+
+impl CookieSessions {
+    /// A read re-seals the cookie (moving its idle deadline) once it is this old, so an
+    /// active reader does not idle out while most reads cost no encryption.
+    fn refresh_after(&self) -> Duration {
+        (self.lifetimes.idle / 4).min(Duration::from_secs(60))
+    }
 }
 
 pub fn stage() -> AdHoc {
@@ -47,18 +60,9 @@ pub fn stage() -> AdHoc {
             policy: config.cookies(),
             lifetimes: config.lifetimes(),
             cookie_name: config.cookies().name("cookie_session"),
+            old_key_reads: AtomicU64::new(0),
         }))
     })
-}
-
-/// What is encrypted into the cookie.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payload {
-    /// Format version, [`FORMAT_VERSION`].
-    pub v: u32,
-    /// When this cookie session started (Unix ms); fixes its absolute deadline.
-    pub iat: u64,
-    pub items: ItemList,
 }
 
 /// What the server made of the cookie the browser sent.
@@ -69,11 +73,11 @@ pub enum Received {
         raw: String,
         payload: Payload,
     },
-    /// Did not decrypt, or decrypted to something that is not a current payload.
+    /// Did not open under any key, or held something that is not a current payload.
     Unreadable {
         raw: String,
     },
-    /// Decrypted fine but is older than the maximum lifetime.
+    /// Opened fine, but its idle or absolute deadline has passed.
     Expired {
         raw: String,
     },
@@ -81,7 +85,7 @@ pub enum Received {
 
 pub struct CookieSession<'r> {
     config: &'r CookieSessions,
-    key: &'r SecretKey,
+    keys: &'r SecretKeys,
     jar: &'r CookieJar<'r>,
     pub received: Received,
 }
@@ -92,72 +96,53 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let (Some(config), Some(key)) = (rocket.state::<CookieSessions>(), rocket.state::<SecretKey>())
+        let (Some(config), Some(keys)) = (rocket.state::<CookieSessions>(), rocket.state::<SecretKeys>())
         else {
             return super::missing_state("config::stage() and cookie_session::stage()");
         };
-        let jar = request.cookies();
-        let received = read(jar, config, key);
-        request::Outcome::Success(CookieSession { config, key, jar, received })
+        let mut session = CookieSession { config, keys, jar: request.cookies(), received: Received::Absent };
+        session.received = session.read();
+        request::Outcome::Success(session)
     }
-}
-
-/// Decrypts and checks the cookie the browser sent. Only the request's own cookie is read
-/// (never `get_pending`, which would fall back to the raw, undecrypted value).
-fn read(jar: &CookieJar<'_>, config: &CookieSessions, key: &SecretKey) -> Received {
-    let name = &config.cookie_name;
-    let Some(raw) = jar.get(name).map(|c| c.value().to_owned()) else {
-        return Received::Absent;
-    };
-    let payload = unseal(name, &raw, key)
-        .and_then(|plain| serde_json::from_str::<Payload>(&plain).ok())
-        .filter(|payload| payload.v == FORMAT_VERSION);
-    let Some(payload) = payload else {
-        log::warn!(
-            "{name}: a cookie of {} bytes did not decrypt to a valid payload; read as empty",
-            raw.len()
-        );
-        return Received::Unreadable { raw };
-    };
-    if clock::now_ms() >= expires_ms(&payload, &config.lifetimes) {
-        return Received::Expired { raw };
-    }
-    Received::Valid { raw, payload }
-}
-
-/// AES-256-GCM as Rocket's private jar does it (same crate, same key), with the cookie's
-/// name as associated data: a value moved under another name does not decrypt.
-fn unseal(name: &str, sealed: &str, key: &SecretKey) -> Option<String> {
-    let mut scratch = cookie::CookieJar::new();
-    scratch.add_original(Cookie::new(name.to_owned(), sealed.to_owned()));
-    let plain = scratch.private(&key.0).get(name)?;
-    Some(plain.value().to_owned())
-}
-
-fn seal(name: &str, plain: String, key: &SecretKey) -> String {
-    let mut scratch = cookie::CookieJar::new();
-    scratch.private_mut(&key.0).add(Cookie::new(name.to_owned(), plain));
-    scratch.get(name).map(|sealed| sealed.value().to_owned()).unwrap_or_default()
-}
-
-/// The bytes a browser counts for a cookie: name plus value as sent in `Set-Cookie`, where
-/// Rocket percent-encodes the base64 `+`, `/` and `=` (3 bytes each). The nonce is random,
-/// so this is known exactly only after sealing.
-pub fn counted_size(cookie: &Cookie<'_>) -> usize {
-    cookie.stripped().encoded().to_string().len() - "=".len()
-}
-
-fn expires_ms(payload: &Payload, lifetimes: &Lifetimes) -> u64 {
-    payload.iat.saturating_add(clock::millis(lifetimes.max))
 }
 
 impl CookieSession<'_> {
+    /// Opens and checks the cookie the browser sent. Only the request's own cookie is read
+    /// (never `get_pending`, which would fall back to the raw, unopened value).
+    fn read(&self) -> Received {
+        let name = &self.config.cookie_name;
+        let Some(raw) = self.jar.get(name).map(|c| c.value().to_owned()) else {
+            return Received::Absent;
+        };
+        let Some(opened) = sealed::open(name, &raw, self.keys) else {
+            log::warn!("{name}: a cookie of {} bytes did not open under any key; read as empty", raw.len());
+            return Received::Unreadable { raw };
+        };
+        let mut payload = opened.payload;
+        let now = clock::now_ms();
+        if now >= payload.expires_ms(&self.config.lifetimes) {
+            return Received::Expired { raw };
+        }
+        let stale = now.saturating_sub(payload.seen) >= clock::millis(self.config.refresh_after());
+        if opened.under_previous_key || stale {
+            if opened.under_previous_key {
+                let n = self.config.old_key_reads.fetch_add(1, Ordering::Relaxed) + 1;
+                log::info!(
+                    "{name}: opened under a previous key, re-sealed under the current one ({n} so far)"
+                );
+            }
+            payload.seen = now;
+            // Best effort: a refresh that no longer fits leaves the browser's cookie as it is.
+            let _ = self.write(&payload);
+        }
+        Received::Valid { raw, payload }
+    }
+
     fn write(&self, payload: &Payload) -> Result<(), AppError> {
         let name = &self.config.cookie_name;
-        let plain = serde_json::to_string(payload).expect("strings and numbers always serialize");
-        let left = expires_ms(payload, &self.config.lifetimes).saturating_sub(clock::now_ms());
-        let max_age = std::time::Duration::from_millis(left);
-        let cookie = super::cookie(name, seal(name, plain, self.key), self.config.policy, max_age);
+        let left = payload.expires_ms(&self.config.lifetimes).saturating_sub(clock::now_ms());
+        let max_age = Duration::from_millis(left.min(clock::millis(self.config.lifetimes.max)));
+        let cookie = super::cookie(name, sealed::seal(name, payload, self.keys), self.config.policy, max_age);
         let size = counted_size(&cookie);
         if size > COOKIE_LIMIT {
             // Not added: the browser keeps the cookie it has, with the list it had.
@@ -166,28 +151,29 @@ impl CookieSession<'_> {
         self.jar.add(cookie);
         Ok(())
     }
+
+    pub fn old_key_reads(&self) -> u64 {
+        self.config.old_key_reads.load(Ordering::Relaxed)
+    }
 }
 
 #[rocket::async_trait]
 impl Strategy for CookieSession<'_> {
     async fn view(&self) -> Result<View, AppError> {
         let name = &self.config.cookie_name;
-        let nothing = Fact::new("kept in", "nothing on the server: the list is inside your cookie");
-        let (items, browser, mut server, notice) = match &self.received {
-            Received::Absent => (ItemList::default(), vec![], vec![], None),
-            Received::Valid { raw, payload } => (
-                payload.items.clone(),
-                vec![CookieView::new(name, raw, "decrypted")],
-                vec![
-                    Fact::new("issued", clock::format_ms(payload.iat)),
-                    Fact::new("expires", clock::format_ms(expires_ms(payload, &self.config.lifetimes))),
-                ],
-                None,
-            ),
+        let mut server = vec![Fact::new("kept in", "nothing on the server: the list is inside your cookie")];
+        let (items, browser, expires_at, notice) = match &self.received {
+            Received::Absent => (ItemList::default(), vec![], None, None),
+            Received::Valid { raw, payload } => {
+                let expires = clock::format_ms(payload.expires_ms(&self.config.lifetimes));
+                server.push(Fact::new("started", clock::format_ms(payload.iat)));
+                server.push(Fact::new("expires", &expires));
+                (payload.items.clone(), vec![CookieView::new(name, raw, "decrypted")], Some(expires), None)
+            }
             Received::Unreadable { raw } => (
                 ItemList::default(),
                 vec![CookieView::new(name, raw, "could not decrypt")],
-                vec![],
+                None,
                 Some(format!(
                     "Your {name} cookie could not be decrypted (it was changed, cut short, or made \
                      with another key), so it reads as empty. Your next change replaces it."
@@ -196,28 +182,23 @@ impl Strategy for CookieSession<'_> {
             Received::Expired { raw } => (
                 ItemList::default(),
                 vec![CookieView::new(name, raw, "expired")],
-                vec![],
+                None,
                 Some(format!(
-                    "Your {name} cookie is older than the maximum session lifetime, so it was refused."
+                    "Your {name} cookie is past its idle timeout or maximum lifetime, so it was refused."
                 )),
             ),
-        };
-        server.insert(0, nothing);
-        let expires_at = match &self.received {
-            Received::Valid { payload, .. } => {
-                Some(clock::format_ms(expires_ms(payload, &self.config.lifetimes)))
-            }
-            _ => None,
         };
         Ok(View { items, browser, server, expires_at, notice })
     }
 
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
+        let now = clock::now_ms();
         let mut payload = match &self.received {
             Received::Valid { payload, .. } => payload.clone(),
-            _ => Payload { v: FORMAT_VERSION, iat: clock::now_ms(), items: ItemList::default() },
+            _ => Payload::new(now),
         };
         payload.items.apply(&op)?;
+        payload.seen = now;
         if payload.items.is_empty() {
             if !matches!(self.received, Received::Absent) {
                 super::remove_cookie(self.jar, &self.config.cookie_name, self.config.policy);

@@ -19,7 +19,7 @@ pub fn stage() -> AdHoc {
         rocket
             .mount("/", pages::routes())
             .mount("/", api::routes())
-            .mount("/", rocket::routes![stylesheet])
+            .mount("/", rocket::routes![stylesheet, favicon])
             .register("/", catchers::catchers())
             .attach(Template::fairing())
             .attach(headers::SecurityHeaders)
@@ -35,6 +35,12 @@ struct Stylesheet(&'static str, Header<'static>);
 #[rocket::get("/static/style.css")]
 fn stylesheet() -> Stylesheet {
     Stylesheet(include_str!("../../static/style.css"), Header::new("Cache-Control", "public, max-age=3600"))
+}
+
+/// Browsers ask for an icon on every page; "no content" answers without a 404 in the console.
+#[rocket::get("/favicon.ico")]
+fn favicon() -> rocket::http::Status {
+    rocket::http::Status::NoContent
 }
 
 /// The strategy a URL names. Routes take `Result<Slug, &str>` rather than `Slug` so an

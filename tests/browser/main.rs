@@ -1,0 +1,19 @@
+//! End-to-end tests in a real browser: headless Chromium, driven over WebDriver (chromedriver),
+//! against the real app on a free port. Each test plays one or two visitors with separate
+//! browser profiles, uses the page's own forms and buttons, and reads the cookie jar the way
+//! devtools shows it.
+//!
+//! Without Chromium and chromedriver every test prints `SKIPPED: ...` and passes; CI sets
+//! `REQUIRE_BROWSER=1`, which turns a missing browser into a failure.
+
+mod harness;
+mod page;
+mod server;
+
+mod console;
+mod cross_site;
+mod devtools;
+mod keyboard;
+mod layout;
+mod screenshots;
+mod visitors;

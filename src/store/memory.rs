@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::{Record, SessionStore, StoreError, Updated};
 use crate::clock::now_ms;
@@ -19,11 +20,13 @@ type Key = [u8; 32];
 pub struct MemoryStore {
     lifetimes: Lifetimes,
     records: Mutex<HashMap<Key, Record>>,
+    /// Private-cookie family -> (revocation epoch, forget after Unix ms).
+    epochs: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 impl MemoryStore {
     pub fn new(lifetimes: Lifetimes) -> MemoryStore {
-        MemoryStore { lifetimes, records: Mutex::new(HashMap::new()) }
+        MemoryStore { lifetimes, records: Mutex::new(HashMap::new()), epochs: Mutex::new(HashMap::new()) }
     }
 
     fn records(&self) -> MutexGuard<'_, HashMap<Key, Record>> {
@@ -93,6 +96,7 @@ impl SessionStore for MemoryStore {
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = now_ms();
+        self.epochs.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (_, until)| *until > now);
         let mut map = self.records();
         let before = map.len();
         map.retain(|_, record| record.is_live(&self.lifetimes, now));
@@ -106,5 +110,18 @@ impl SessionStore for MemoryStore {
     async fn count(&self) -> Result<usize, StoreError> {
         let now = now_ms();
         Ok(self.records().values().filter(|r| r.is_live(&self.lifetimes, now)).count())
+    }
+
+    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
+        let epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(epochs.get(family).filter(|(_, until)| *until > now_ms()).map_or(0, |(epoch, _)| *epoch))
+    }
+
+    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
+        let until = now_ms().saturating_add(crate::clock::millis(ttl));
+        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = epochs.entry(family.to_owned()).or_insert((0, until));
+        *entry = (entry.0.max(epoch), until);
+        Ok(())
     }
 }

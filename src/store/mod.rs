@@ -151,6 +151,14 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many live sessions the store holds.
     async fn count(&self) -> Result<usize, StoreError>;
+
+    /// The revocation epoch of a private-cookie family (the random `sid` inside the cookie):
+    /// cookies sealed with an older epoch are revoked. 0 for a family never revoked.
+    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError>;
+
+    /// Raises the family's epoch to `epoch` (never lowers it), kept for `ttl`: after that,
+    /// every cookie it could revoke has expired anyway.
+    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError>;
 }
 
 /// Opens the store that the `session_store` setting names. Network stores connect lazily, so

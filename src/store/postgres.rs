@@ -27,6 +27,7 @@
 //! busy session every waiting writer holds a connection.)
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::tokio::sync::OnceCell;
 use sqlx::migrate::Migrator;
@@ -234,6 +235,9 @@ impl SessionStore for PostgresStore {
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         let query = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1").bind(self.clock_args().0);
         let purged = self.run("purge", query.execute(&self.pool)).await?;
+        let epochs =
+            sqlx::query("DELETE FROM cookie_epochs WHERE expires_ms <= $1").bind(self.clock_args().0);
+        self.run("purge epochs", epochs.execute(&self.pool)).await?;
         Ok(purged.rows_affected() as usize)
     }
 
@@ -242,5 +246,27 @@ impl SessionStore for PostgresStore {
             .bind(self.clock_args().0);
         let live: i64 = self.run("count", query.fetch_one(&self.pool)).await?;
         Ok(live.max(0) as usize)
+    }
+
+    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
+        let query =
+            sqlx::query_scalar("SELECT epoch FROM cookie_epochs WHERE family = $1 AND expires_ms > $2")
+                .bind(family)
+                .bind(self.clock_args().0);
+        let epoch: Option<i64> = self.run("cookie epoch", query.fetch_optional(&self.pool)).await?;
+        Ok(epoch.map_or(0, |e| e.max(0) as u64))
+    }
+
+    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
+        let until = self.clock_args().0.saturating_add(i64::try_from(clock::millis(ttl)).unwrap_or(i64::MAX));
+        let query = sqlx::query(
+            "INSERT INTO cookie_epochs (family, epoch, expires_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (family) DO UPDATE
+             SET epoch = GREATEST(cookie_epochs.epoch, EXCLUDED.epoch), expires_ms = EXCLUDED.expires_ms",
+        )
+        .bind(family)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(until);
+        self.run("raise cookie epoch", query.execute(&self.pool)).await.map(drop)
     }
 }

@@ -8,7 +8,8 @@
 //!   out, so there is nothing to purge. It survives an app restart, and every instance that
 //!   points at the same Redis sees the same sessions.
 //! - **Who can read it:** anyone with access to Redis sees the lists, but not the ids: a key
-//!   is a hash, so a dump cannot be replayed as cookies.
+//!   is a hash, so a dump cannot be replayed as cookies. Private-cookie revocation epochs
+//!   live beside them under `cookie-epoch:session:<family>`, with a TTL of their own.
 //! - **What it costs:** one or two round trips per request over one multiplexed connection.
 //! - **How it fails:** the connection is made lazily and remade after a drop (the `redis`
 //!   crate's `ConnectionManager`), so the app starts while Redis is down and recovers when it
@@ -59,6 +60,11 @@ if redis.call('HGET', KEYS[1], 'version') ~= ARGV[4] then return 0 end
 redis.call('HSET', KEYS[1], 'items', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 return 1";
+/// ARGV[1] the epoch, ARGV[2] the TTL in ms: raise, never lower.
+const RAISE_EPOCH: &str = "local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1";
 /// RENAME keeps the TTL and is atomic: the old key is gone the moment the new one exists.
 const ROTATE: &str = "if not touch(KEYS[1]) then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
@@ -71,6 +77,7 @@ pub struct RedisStore {
     load: Script,
     write: Script,
     rotate: Script,
+    raise_epoch: Script,
     turns: WriteTurns,
 }
 
@@ -103,6 +110,7 @@ impl RedisStore {
             load: script(LOAD),
             write: script(WRITE_IF_UNCHANGED),
             rotate: script(ROTATE),
+            raise_epoch: Script::new(RAISE_EPOCH),
             turns: WriteTurns::new(),
         })
     }
@@ -110,6 +118,12 @@ impl RedisStore {
     /// The Redis key of a session: the prefix and the hex SHA-256 of its id.
     pub fn key(&self, id: &SessionId) -> String {
         format!("{}{}", self.prefix, id.storage_key())
+    }
+
+    /// Where a private-cookie family's epoch lives: outside the sessions' prefix, so that
+    /// `count` does not see it: `cookie-epoch:session:<family>`.
+    fn epoch_key(&self, family: &str) -> String {
+        format!("cookie-epoch:{}{family}", self.prefix)
     }
 
     /// now, idle and max: the arguments every script starts with.
@@ -245,5 +259,19 @@ impl SessionStore for RedisStore {
             }
         })
         .await
+    }
+
+    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
+        let (mut get, mut connection) = (redis::cmd("GET"), self.connection.clone());
+        get.arg(self.epoch_key(family));
+        let epoch: Option<u64> = bounded("redis", "cookie epoch", get.query_async(&mut connection)).await?;
+        Ok(epoch.unwrap_or(0))
+    }
+
+    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
+        let mut call = self.raise_epoch.key(self.epoch_key(family));
+        call.arg(epoch).arg(clock::millis(ttl).max(1));
+        let mut connection = self.connection.clone();
+        bounded("redis", "raise cookie epoch", call.invoke_async::<i64>(&mut connection)).await.map(drop)
     }
 }

@@ -16,7 +16,7 @@ use crate::item::{Item, Op, MAX_ITEMS};
 use crate::strategy::{Slug, Strategies, View};
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![index, strategy_page, add, remove, clear, end, rotate]
+    rocket::routes![index, strategy_page, add, remove, clear, end, rotate, sign_out_everywhere]
 }
 
 /// Which page a form returns to. Only `/` and the strategy's own page are possible, so a
@@ -225,4 +225,18 @@ async fn rotate(
     let page = Page::after_write(Slug::ServerSession, form.return_to.as_deref());
     let result = strategies.server.rotate().await.map(drop);
     finish(result, Slug::ServerSession, page, &strategies, instance).await
+}
+
+/// Revokes this private cookie and every copy of it, at the price of a store lookup on each
+/// read (see `strategy::cookie_session`).
+#[rocket::post("/cookie-session/sign-out-everywhere", data = "<form>")]
+async fn sign_out_everywhere(
+    _same_origin: SameOrigin,
+    form: Form<ListForm>,
+    strategies: Strategies<'_>,
+    instance: &State<Instance>,
+) -> WriteResponse {
+    let page = Page::after_write(Slug::CookieSession, form.return_to.as_deref());
+    let result = strategies.cookie.sign_out_everywhere().await;
+    finish(result, Slug::CookieSession, page, &strategies, instance).await
 }

@@ -85,6 +85,12 @@ async fn replays_after_end_and_rotate_and_fixation_get_nothing() {
     report("replay session_id after end", &replay);
     assert!(!replay.body.contains("victim's secret"));
 
+    let (_, private) = victim(&server).await;
+    server.request("POST", "/cookie-session/sign-out-everywhere", &[form, ("Cookie", &private)], "").await;
+    let replay = server.request("GET", "/api/cookie-session/items", &[("Cookie", &private)], "").await;
+    report("replay cookie_session after sign-out-everywhere", &replay);
+    assert!(!replay.body.contains("victim's secret"));
+
     let planted = "session_id=".to_owned() + &"Zm9v".repeat(10) + "Zm8";
     let fixed = server
         .request("POST", "/api/server-session/items", &[JSON, ("Cookie", &planted)], r#"{"item":"x"}"#)

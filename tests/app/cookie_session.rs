@@ -191,3 +191,29 @@ async fn the_idle_timeout_applies_to_cookies_too_and_reading_keeps_them_alive() 
     assert!(copy.items(C).await.is_empty(), "the copy nobody used has idled out");
     assert!(copy.get("/cookie-session").await.body.contains("idle timeout"));
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_revokes_every_copy() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "shared device").await;
+    let copy_of_cookie = me.cookie("cookie_session").unwrap();
+    let resp = me.post_form("/cookie-session/sign-out-everywhere", "return_to=%2F").await;
+    assert_eq!((resp.status, resp.header("Location")), (Status::SeeOther, Some("/")));
+    assert_eq!(me.cookie("cookie_session"), None, "the cookie is deleted here");
+
+    let thief = app.visitor();
+    thief.set_cookie("cookie_session", &copy_of_cookie);
+    assert!(thief.items(C).await.is_empty(), "the copy is revoked");
+    assert!(thief.get("/cookie-session").await.body.contains("signed out everywhere"));
+    let inspect = thief.get("/api/inspect").await.json();
+    let status =
+        &inspect["received"].as_array().unwrap().iter().find(|c| c["name"] == "cookie_session").unwrap()
+            ["status"];
+    assert_eq!(status, "revoked");
+
+    // A fresh start is a new family, unaffected.
+    me.add(C, "new start").await;
+    assert_eq!(me.items(C).await, ["new start"]);
+    assert!(me.get("/cookie-session").await.body.contains("revocation"), "the page says where epochs live");
+}

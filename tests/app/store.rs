@@ -42,6 +42,28 @@ where
     a_clear_racing_adds_never_brings_items_back(make(LONG).await).await;
     rotate_moves_and_kills(make(LONG).await).await;
     expiry_and_purge(make(SHORT).await).await;
+    cookie_epochs_only_rise_and_expire(make(LONG).await).await;
+}
+
+async fn cookie_epochs_only_rise_and_expire(store: Arc<dyn SessionStore>) {
+    let family = format!("{:032x}", rand_family());
+    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 0, "never revoked");
+    store.raise_cookie_epoch(&family, 2, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 2);
+    store.raise_cookie_epoch(&family, 1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 2, "never lowered");
+    assert_eq!(store.count().await.unwrap(), 0, "epochs are not sessions");
+    let short = format!("{family}-short");
+    store.raise_cookie_epoch(&short, 5, Duration::from_millis(300)).await.unwrap();
+    assert_eq!(store.cookie_epoch(&short).await.unwrap(), 5);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    store.purge_expired().await.unwrap();
+    assert_eq!(store.cookie_epoch(&short).await.unwrap(), 0, "forgotten after its ttl");
+}
+
+fn rand_family() -> u128 {
+    let id = SessionId::generate();
+    u128::from_le_bytes(id.hash()[..16].try_into().unwrap())
 }
 
 async fn unknown_ids_are_absent(store: Arc<dyn SessionStore>) {

@@ -12,9 +12,14 @@
 //!   changed byte makes the whole cookie fail to open.
 //! - **What it costs:** an AES-GCM decrypt per read, an encrypt per write, and the cookie's
 //!   bytes on every request. Browsers keep at most 4096 bytes, so the list is small.
-//! - **How it fails:** the server cannot revoke a cookie it issued: a copy replays until it
-//!   expires. A cookie that does not open (tampered, cut short, unknown key) reads as empty
-//!   with a notice, never as an error page.
+//! - **How it fails:** on its own, the server cannot revoke a cookie it issued: a copy
+//!   replays until it expires. "Sign out everywhere" fixes that at a price: each cookie
+//!   carries a family id and an epoch, and the server keeps the family's current epoch in the
+//!   session store, so every read now costs a store lookup; a cookie from an older epoch
+//!   reads as empty. If that lookup fails, the cookie is still accepted (the strategy keeps
+//!   working while the store is down) and the page says revocation could not be checked.
+//!   A cookie that does not open (tampered, cut short, unknown key) reads as empty with a
+//!   notice, never as an error page.
 
 pub mod sealed;
 
@@ -32,6 +37,7 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::secret::SecretKeys;
+use crate::strategy::server_session::Sessions;
 
 /// The cookie's name and attributes, the lifetimes it is checked against, and a count of
 /// cookies that opened only under a previous key (when it stays at zero, retire that key).
@@ -81,13 +87,21 @@ pub enum Received {
     Expired {
         raw: String,
     },
+    /// Opened fine, but its family signed out everywhere after it was issued.
+    Revoked {
+        raw: String,
+    },
 }
 
 pub struct CookieSession<'r> {
     config: &'r CookieSessions,
     keys: &'r SecretKeys,
+    /// Where revocation epochs are kept: the session store.
+    sessions: &'r Sessions,
     jar: &'r CookieJar<'r>,
     pub received: Received,
+    /// Set when the revocation check could not reach the store.
+    unchecked: bool,
 }
 
 #[rocket::async_trait]
@@ -96,12 +110,15 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let (Some(config), Some(keys)) = (rocket.state::<CookieSessions>(), rocket.state::<SecretKeys>())
-        else {
-            return super::missing_state("config::stage() and cookie_session::stage()");
+        let state =
+            (rocket.state::<CookieSessions>(), rocket.state::<SecretKeys>(), rocket.state::<Sessions>());
+        let (Some(config), Some(keys), Some(sessions)) = state else {
+            return super::missing_state("config, server_session and cookie_session stages");
         };
-        let mut session = CookieSession { config, keys, jar: request.cookies(), received: Received::Absent };
-        session.received = session.read();
+        let jar = request.cookies();
+        let mut session =
+            CookieSession { config, keys, sessions, jar, received: Received::Absent, unchecked: false };
+        session.received = session.read().await;
         request::Outcome::Success(session)
     }
 }
@@ -109,7 +126,7 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
 impl CookieSession<'_> {
     /// Opens and checks the cookie the browser sent. Only the request's own cookie is read
     /// (never `get_pending`, which would fall back to the raw, unopened value).
-    fn read(&self) -> Received {
+    async fn read(&mut self) -> Received {
         let name = &self.config.cookie_name;
         let Some(raw) = self.jar.get(name).map(|c| c.value().to_owned()) else {
             return Received::Absent;
@@ -122,6 +139,14 @@ impl CookieSession<'_> {
         let now = clock::now_ms();
         if now >= payload.expires_ms(&self.config.lifetimes) {
             return Received::Expired { raw };
+        }
+        match self.sessions.store.cookie_epoch(&payload.sid).await {
+            Ok(epoch) if payload.ep < epoch => return Received::Revoked { raw },
+            Ok(_) => {}
+            Err(error) => {
+                log::warn!("{name}: revocation not checked: {error}");
+                self.unchecked = true;
+            }
         }
         let stale = now.saturating_sub(payload.seen) >= clock::millis(self.config.refresh_after());
         if opened.under_previous_key || stale {
@@ -149,6 +174,20 @@ impl CookieSession<'_> {
             return Err(AppError::CookieTooLarge { size, limit: COOKIE_LIMIT });
         }
         self.jar.add(cookie);
+        Ok(())
+    }
+
+    /// "Sign out everywhere": raises the family's epoch in the store, so this cookie and
+    /// every copy of it read as empty from now on, and deletes the cookie here.
+    pub async fn sign_out_everywhere(&self) -> Result<(), AppError> {
+        if let Received::Valid { payload, .. } = &self.received {
+            let store = &self.sessions.store;
+            store.raise_cookie_epoch(&payload.sid, payload.ep + 1, self.config.lifetimes.max).await?;
+            log::info!("{}: a family signed out everywhere", self.config.cookie_name);
+        }
+        if !matches!(self.received, Received::Absent) {
+            super::remove_cookie(self.jar, &self.config.cookie_name, self.config.policy);
+        }
         Ok(())
     }
 
@@ -187,7 +226,17 @@ impl Strategy for CookieSession<'_> {
                     "Your {name} cookie is past its idle timeout or maximum lifetime, so it was refused."
                 )),
             ),
+            Received::Revoked { raw } => (
+                ItemList::default(),
+                vec![CookieView::new(name, raw, "revoked")],
+                None,
+                Some(format!("This {name} cookie was signed out everywhere, so it was refused.")),
+            ),
         };
+        let unchecked = "The session store is unreachable, so revocation could not be checked.";
+        let notice = notice.or_else(|| self.unchecked.then(|| unchecked.to_owned()));
+        let backend = self.sessions.store.backend();
+        server.push(Fact::new("revocation", format!("an epoch per cookie family, in the {backend} store")));
         Ok(View { items, browser, server, expires_at, notice })
     }
 

@@ -99,12 +99,24 @@ pub fn stage() -> AdHoc {
             .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
         match checked {
             Ok((key, config, figment)) => {
+                let names = format!(
+                    "{}, {}",
+                    config.cookies().name("session_id"),
+                    config.cookies().name("cookie_session")
+                );
                 log::info!(
-                    "cookies: HttpOnly, SameSite=Lax, Path=/, Secure={}; session lifetimes: idle {}s, max {}s",
+                    "cookies {names}: HttpOnly, SameSite=Lax, Path=/, Secure={}; session lifetimes: idle {}s, max {}s",
                     config.cookie_secure,
                     config.session_idle_timeout,
                     config.session_max_lifetime
                 );
+                if !config.cookie_secure && figment.profile() != rocket::Config::DEBUG_PROFILE {
+                    log::warn!(
+                        "cookie_secure is off in the `{}` profile: cookies will travel over plain http; \
+                         turn it on for any deployment behind TLS",
+                        figment.profile()
+                    );
+                }
                 Ok(rocket.configure(figment).manage(config).manage(key))
             }
             Err(message) => {

@@ -96,7 +96,10 @@ fn checked(value: &Value, name: &str, debug: bool) -> Result<Vec<u8>, String> {
     if bytes.len() < 32 {
         return Err(invalid(&format!("{} bytes; at least 32 are needed", bytes.len())));
     }
-    if all_same(&bytes) && !(debug && name == "secret_key") {
+    // An all-zero `secret_key` is how Rocket's defaults say "none configured"; `resolve`
+    // treats it as missing. Any other key whose bytes are all the same is refused.
+    let zero_means_unset = name == "secret_key" && bytes.iter().all(|b| *b == 0);
+    if all_same(&bytes) && !zero_means_unset && !debug {
         return Err(invalid("every byte is the same, so it is trivially guessable"));
     }
     Ok(bytes)
@@ -144,7 +147,7 @@ mod tests {
 
     #[test]
     fn release_refuses_weak_keys_and_says_why() {
-        assert!(refused("release", &STANDARD.encode([0u8; 32])).contains("every byte is the same"));
+        assert!(refused("release", &STANDARD.encode([0u8; 32])).contains("none is set, or it is all zeros"));
         assert!(refused("release", &STANDARD.encode([7u8; 32])).contains("every byte is the same"));
         assert!(refused("release", PUBLISHED_KEYS[0]).contains("published in documentation"));
         assert!(refused("release", &STANDARD.encode([1u8; 16])).contains("characters"));

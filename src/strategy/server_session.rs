@@ -40,7 +40,7 @@ pub struct Sessions {
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Server-side sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("attach config::stage() before server_session::stage()");
+            log::error!("no app configuration: it failed to load (see the error above)");
             return Err(rocket);
         };
         let shared = rocket.state::<SharedPool>();

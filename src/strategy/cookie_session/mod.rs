@@ -59,7 +59,7 @@ impl CookieSessions {
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Private-cookie sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("attach config::stage() before cookie_session::stage()");
+            log::error!("no app configuration: it failed to load (see the error above)");
             return Err(rocket);
         };
         Ok(rocket.manage(CookieSessions {

@@ -1,0 +1,185 @@
+"""Load benchmark of the three strategies against the framework's floor (issue 6).
+
+Run it through scripts/bench.sh, from anywhere; it works from the repository root. See
+BENCHMARKS.md for what it measures and how to read the table.
+
+Exit status: 0 when every run finished (targets missed or not, unless --strict), 1 when wrk
+saw answers with a 4xx/5xx status (or --strict and a target missed), 2 when the server did
+not start or a visitor could not be prepared. Socket errors are reported, never fatal.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import callgrind
+import memory
+import report
+import scenarios
+import wrk
+from server import Server, StartFailed
+
+
+def options(argv):
+    p = argparse.ArgumentParser(prog="scripts/bench.sh", description=__doc__.split("\n")[0])
+    p.add_argument("--no-build", action="store_true", help="use the existing release binary")
+    p.add_argument("--smoke", action="store_true",
+                   help="every scenario for about 1 s, and a small memory scenario; no targets")
+    p.add_argument("--memory", action="store_true", help="run the memory scenario only")
+    p.add_argument("--callgrind", action="store_true",
+                   help="instead: instructions per request under valgrind (repeatable on a "
+                        "busy machine)")
+    p.add_argument("--callgrind-dir", metavar="DIR", help="where --callgrind keeps its dumps")
+    p.add_argument("--store", default="memory", metavar="URL",
+                   help="session store: memory (default), redis://..., postgres://...")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (5)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the whole table N times and report each scenario's median "
+                        "(a shared machine drifts; the spread is printed) (1)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    p.add_argument("--connections", type=int, default=32, help="connections in all (32)")
+    p.add_argument("--only", metavar="TEXT", help="only scenarios whose name (kind, strategy, "
+                   "items) contains TEXT, or one of several TEXT,TEXT (e.g. 'cookie-session', "
+                   "'page read', 'api read global 10'); the floors always run")
+    p.add_argument("--sessions", type=int, default=100_000, help="memory: sessions (100000)")
+    p.add_argument("--items", type=int, default=10, help="memory: items per session (10)")
+    p.add_argument("--cookieless", type=int, default=1_000_000,
+                   help="memory: cookie-less requests (1000000)")
+    p.add_argument("--idle", type=int, default=180,
+                   help="memory: session idle timeout in seconds (180); must outlast the "
+                        "creation and cookie-less phases")
+    p.add_argument("--wait-load", type=float, metavar="LOAD",
+                   help="first wait (up to 20 min) until the 1-minute load average is below LOAD")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    return p.parse_args(argv)
+
+
+def wait_for_quiet(limit):
+    deadline = time.monotonic() + 20 * 60
+    while os.getloadavg()[0] >= limit and time.monotonic() < deadline:
+        print(f"  load average {report.load_average()}: waiting for < {limit}", flush=True)
+        time.sleep(30)
+
+
+def redact(url):
+    scheme, sep, rest = url.partition("://")
+    return scheme + sep + rest.split("@")[-1] if sep else url
+
+
+def start(settings, store_url) -> Server:
+    """Starts the server, or explains why not. A store the server refuses (or that is down)
+    is skipped with exit status 0: the backend may not exist yet on this checkout."""
+    server = Server(settings)
+    try:
+        server.start()
+        return server
+    except StartFailed as failure:
+        if store_url == "memory":
+            sys.exit(f"the server did not start: {failure}")
+        try:
+            with Server():
+                pass
+        except StartFailed as plain:
+            sys.exit(f"the server did not start, even with the memory store: {plain}")
+        print(f"SKIPPED: the server does not run with ROCKET_SESSION_STORE={redact(store_url)} "
+              f"({failure})")
+        sys.exit(0)
+
+
+def children_cpu() -> float:
+    """CPU time of the finished child processes so far: here, the wrk runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_table(args, load) -> list:
+    runs = scenarios.table(load.connections)
+    if args.only:
+        wanted = args.only.split(",")
+        runs = [s for s in runs
+                if s.kind == "floor" or any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted)]
+    settings = {"ROCKET_SESSION_STORE": args.store}
+    server = start(settings, args.store)
+    try:
+        print(f"server: {server.url}, store {redact(args.store)}, pid {server.proc.pid}")
+        wrk.run(server.url, wrk.Load(load.threads, load.connections, 1.0), path="/")  # warm-up
+        peak_known = server.reset_peak()
+        for round_ in range(args.repeat):
+            if args.repeat > 1:
+                print(f"round {round_ + 1} of {args.repeat}", flush=True)
+            for s in runs:
+                run_one(s, server, load, peak_known)
+        if server.proc.poll() is not None:
+            sys.exit(f"the server died during the run:{server.output_tail()}")
+    finally:
+        server.stop()
+    for s in runs:
+        s.combine()
+    return runs
+
+
+def run_one(s, server, load, peak_known):
+    """One scenario once; its result joins the scenario's earlier rounds."""
+    try:
+        server_cpu, wrk_cpu = server.cpu_seconds(), children_cpu()
+        r = s.run(server, load)
+        cpu = (1e6 * (server.cpu_seconds() - server_cpu) / r.requests,
+               1e6 * (children_cpu() - wrk_cpu) / r.requests)
+    except RuntimeError as error:
+        server.stop()
+        sys.exit(f"{s.kind} {s.strategy} {s.items}: {error}")
+    peak = server.memory_kib()["VmHWM"] if peak_known else 0
+    server.reset_peak()
+    s.rounds.append((r, cpu, peak))
+    print(f"  {s.kind:<16} {s.strategy:<15} {str(s.items):<6} {r.rps:>9,.0f} req/s  "
+          f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  CPU/req: server "
+          f"{cpu[0]:5.1f} us, wrk {cpu[1]:5.1f} us  errors {report.errors(r)}", flush=True)
+
+
+def main(argv):
+    args = options(argv)
+    if args.wait_load:
+        wait_for_quiet(args.wait_load)
+    seconds = 1.0 if args.smoke else args.duration
+    load = wrk.Load(args.threads, args.connections, seconds)
+    print("\n".join(report.machine()))
+    how = ("callgrind, 1 connection" if args.callgrind else
+           f"wrk -t{load.threads} -c{load.connections}, {seconds:g} s per scenario")
+    print(f"load average at start: {report.load_average()}; {how}", flush=True)
+    outcome, results = 0, {}
+    if args.callgrind:
+        results["callgrind"] = callgrind.run(args)
+    elif not args.memory:
+        runs = run_table(args, load)
+        check = not args.smoke and args.store == "memory"
+        print()
+        print("\n".join(report.table(runs, check)))
+        print("\n".join(report.notes(runs)))
+        if any(s.result.status_errors for s in runs):
+            print("FAILED: some answers had a 4xx/5xx status (see the errors column)")
+            outcome = 1
+        if check:
+            lines, missed = report.targets(runs, report.floor_of(runs)[0], load.connections)
+            print(f"targets of issue 6 ({missed} missed):")
+            print("\n".join(lines))
+            if missed and args.strict:
+                outcome = 1
+        results["table"] = [dict(kind=s.kind, strategy=s.strategy, items=str(s.items),
+                                 peak_kib=s.peak_kib, server_cpu_us=s.cpu_us[0],
+                                 wrk_cpu_us=s.cpu_us[1], **vars(s.result)) for s in runs]
+    if args.memory or (args.smoke and not args.callgrind):
+        results["memory"] = memory.run(args, load, start)
+        outcome = max(outcome, results["memory"].pop("outcome", 0))
+    print(f"load average at end: {report.load_average()}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+    return outcome
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

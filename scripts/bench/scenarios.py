@@ -1,0 +1,151 @@
+"""The scenarios of the main table, and the visitors they need.
+
+A visitor is prepared through the API just before its scenario (so a private cookie is
+always fresh: one older than a minute would be re-sealed on every read), and checked: a read
+with its cookie must list exactly the expected items and set no cookie.
+
+What "0 items" means differs by strategy, because each keeps an empty list differently:
+- global: the shared list, cleared.
+- server-session: a live session whose list was emptied (one add, then a clear): the
+  cookie is sent and the store is asked, it just answers with an empty list.
+- cookie-session: no cookie at all, since clearing the list deletes the cookie; this is the
+  same request as a visitor who never wrote anything, and nothing is decrypted.
+"""
+
+import statistics
+from dataclasses import dataclass, field
+
+import wrk
+
+STRATEGIES = ("global", "server-session", "cookie-session")
+SIZES = (0, 10, 50)
+CAP = 100  # items in one list, in every strategy
+
+
+def add_limits(connections: int) -> tuple:
+    """add.lua's RESET_AT and BRAKE_AT for `connections` (see the script): with 32, lists
+    start over at 30 and the global list never holds more than 96 items."""
+    brake_at = CAP - connections - 3
+    return max(1, min(40, brake_at - connections - 3)), brake_at
+
+# Targets of issue 6, as a ratio of the floor's req/s (memory store, 32 connections).
+P99_LIMIT_MS = 5.0
+TARGETS = {
+    ("api read", 10): 0.9,
+    ("page read", 10): 0.6,
+    ("add", "server-session"): 0.7,
+    ("add", "cookie-session"): 0.6,
+}
+
+
+@dataclass
+class Scenario:
+    kind: str  # floor, api read, page read, add, cookie-less
+    strategy: str  # a slug, or "-" for the floor
+    items: object  # 0, 10, 50, or a short text
+    path: str
+    script: str = "report.lua"
+    args: tuple = ()
+    prepare: object = None  # (server) -> Cookie header value or None
+    note: str = ""
+    result: object = None
+    peak_kib: int = 0
+    cpu_us: tuple = (0.0, 0.0)  # CPU time per request: (server, wrk), microseconds
+    rounds: list = field(default_factory=list)  # (wrk.Result, cpu_us, peak_kib) per round
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def target(self):
+        if self.kind == "add":
+            return TARGETS.get(("add", self.strategy))
+        if isinstance(self.items, int):
+            return TARGETS.get((self.kind, self.items))
+        return None
+
+    def combine(self):
+        """The scenario's numbers over all rounds: medians, errors and counters added up."""
+        results = [r for r, _, _ in self.rounds]
+        mid = lambda values: statistics.median(values)
+        self.result = wrk.Result(
+            rps=mid([r.rps for r in results]), p50_ms=mid([r.p50_ms for r in results]),
+            p99_ms=mid([r.p99_ms for r in results]), requests=sum(r.requests for r in results),
+            seconds=sum(r.seconds for r in results),
+            socket_errors=sum(r.socket_errors for r in results),
+            status_errors=sum(r.status_errors for r in results),
+            counters={k: sum(r.counters.get(k, 0) for r in results) for k in results[0].counters})
+        self.cpu_us = (mid([c[0] for _, c, _ in self.rounds]), mid([c[1] for _, c, _ in self.rounds]))
+        self.peak_kib = max(p for _, _, p in self.rounds)
+
+    def run(self, server, load):
+        cookie = self.prepare(server) if self.prepare else None
+        headers = [f"Cookie: {cookie}"] if cookie else []
+        return wrk.run(server.url, load, self.script, self.path, headers, self.args)
+
+
+def item_text(i: int) -> str:
+    return f"bench item {i:03d}"
+
+
+def visitor(slug: str, n: int):
+    """A function that prepares a visitor of `slug` holding `n` items; returns its Cookie."""
+
+    def prepare(server):
+        if slug == "global":
+            server.call("DELETE", "/api/global/items")
+        cookies = {}
+        for i in range(max(n, 1) if slug == "server-session" else n):
+            reply = server.call("POST", f"/api/{slug}/items", item_text(i), header(cookies))
+            expect(reply.status == 201, f"add to {slug} answered {reply.status}: {reply.body}")
+            cookies.update(reply.cookies)
+        if slug == "server-session" and n == 0:
+            reply = server.call("DELETE", f"/api/{slug}/items", cookie=header(cookies))
+            expect(reply.status == 200, f"clear answered {reply.status}")
+        cookie = header(cookies)
+        check = server.call("GET", f"/api/{slug}/items", cookie=cookie)
+        count = check.json().get("count")
+        expect(count == n, f"{slug} visitor should hold {n} items, holds {count}")
+        expect(not check.cookies, f"a read of {slug} set a cookie: {check.cookies}")
+        return cookie
+
+    return prepare
+
+
+def header(cookies: dict):
+    return "; ".join(f"{k}={v}" for k, v in cookies.items()) or None
+
+
+def expect(condition, message):
+    if not condition:
+        raise RuntimeError("visitor preparation: " + message)
+
+
+def clear_global(server):
+    server.call("DELETE", "/api/global/items")
+    return None
+
+
+def floor(label: str) -> Scenario:
+    return Scenario("floor", "-", label, "/healthz", note="GET /healthz")
+
+
+def table(connections: int = 32) -> list:
+    """Every scenario of the main table, in the order they run."""
+    reset_at, brake_at = add_limits(connections)
+    runs = [floor("start")]
+    runs.append(Scenario("floor + Lua hook", "-", "-", "/healthz", script="hook.lua",
+                         note="wrk's cost of a Lua response() (as add.lua has)"))
+    for slug in STRATEGIES:
+        for n in SIZES:
+            runs.append(Scenario("api read", slug, n, f"/api/{slug}/items",
+                                 prepare=visitor(slug, n)))
+            runs.append(Scenario("page read", slug, n, f"/{slug}", prepare=visitor(slug, n)))
+    for slug in STRATEGIES:
+        runs.append(Scenario("add", slug, f"1-{reset_at}", f"/api/{slug}/items",
+                             script="add.lua", args=(slug, reset_at, brake_at),
+                             prepare=clear_global if slug == "global" else None))
+    runs.append(Scenario("cookie-less", "all", "-", "/", note="GET / (the comparison page)",
+                         prepare=clear_global))
+    runs.append(Scenario("cookie-less", "server-session", "-", "/api/server-session/items",
+                         note="GET /api/server-session/items"))
+    runs.append(floor("end"))
+    return runs

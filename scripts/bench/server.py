@@ -1,0 +1,157 @@
+"""The release server under test: started on a free loopback port with a fresh key, talked
+to over plain HTTP, and watched through /proc (its resident memory)."""
+
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+# BENCH_BINARY picks another build, e.g. a copy of an older one to compare with (run the
+# script from the checkout whose templates/ that build expects).
+BINARY = os.environ.get("BENCH_BINARY", "target/release/server-side-sessions")
+
+
+class StartFailed(Exception):
+    """The server exited or never answered /healthz; the message holds its last output."""
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    cookies: dict = field(default_factory=dict)  # name -> value, from Set-Cookie
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """One server process. `settings` are extra ROCKET_* variables (store, lifetimes)."""
+
+    def __init__(self, settings=None, log_level="off"):
+        self.port = free_port()
+        self.settings = dict(settings or {})
+        self.log_level = log_level
+        self.proc = None
+        self.log = tempfile.TemporaryFile()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            ROCKET_ADDRESS="127.0.0.1",
+            ROCKET_PORT=str(self.port),
+            ROCKET_SECRET_KEY=base64.b64encode(os.urandom(32)).decode(),
+            ROCKET_LOG_LEVEL=self.log_level,
+            ROCKET_COOKIE_SECURE="false",  # plain http on loopback: plain cookie names
+        )
+        env.update(self.settings)
+        return env
+
+    def start(self, timeout=30.0):
+        if not os.access(BINARY, os.X_OK):
+            raise StartFailed(f"{BINARY} is missing: run `cargo build --release` first")
+        self.proc = subprocess.Popen([BINARY], env=self.environment(), stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartFailed(f"the server exited with status {self.proc.returncode}"
+                                  + self.output_tail())
+            try:
+                reply = self.call("GET", "/healthz")
+                if reply.status == 200:
+                    return
+                raise StartFailed(f"/healthz answered {reply.status}: {reply.body}")
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise StartFailed(f"no answer on {self.url} within {timeout:.0f} s" + self.output_tail())
+
+    def output_tail(self, lines=15) -> str:
+        self.log.seek(0)
+        text = self.log.read().decode(errors="replace").strip().splitlines()[-lines:]
+        return ("\n  " + "\n  ".join(text)) if text else " (it printed nothing)"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- HTTP, one short connection per call (only for setting up and checking) ---
+
+    def call(self, method, path, item=None, cookie=None) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Cookie": cookie} if cookie else {}
+        body = None
+        if item is not None:
+            body = json.dumps({"item": item})
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read().decode(errors="replace")
+            cookies = {}
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                cookies[name.strip()] = value.strip()
+            return Reply(response.status, text, cookies)
+        finally:
+            conn.close()
+
+    def sessions(self) -> int:
+        """Live server-side sessions, as /api/inspect reports them (`store.sessions`)."""
+        return self.call("GET", "/api/inspect").json()["store"]["sessions"]
+
+    # --- memory, from /proc ---
+
+    def memory_kib(self) -> dict:
+        """VmRSS (resident now) and VmHWM (peak resident since start or the last reset)."""
+        found = {}
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0])
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far, user plus system (kernel work for its
+        sockets counts here), from /proc/PID/stat."""
+        with open(f"/proc/{self.proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def reset_peak(self) -> bool:
+        """Starts a new VmHWM measurement (Linux: `5` in clear_refs); False if not allowed."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")
+            return True
+        except OSError:
+            return False

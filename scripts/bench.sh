@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Load benchmark (issue 6): the three strategies against the framework's floor, on loopback.
 #
-#   scripts/bench.sh                   # the table: every scenario for 5 s (about 3 minutes)
+#   scripts/bench.sh                   # the table: every scenario for 5 s (about 2.5 minutes)
+#   scripts/bench.sh --repeat 3        # the table three times: medians and their spread
 #   scripts/bench.sh --smoke           # every scenario for ~1 s plus a small memory scenario
 #   scripts/bench.sh --memory          # 100,000 sessions, 1,000,000 cookie-less requests, expiry
-#   scripts/bench.sh --store redis://127.0.0.1:6379
+#   scripts/bench.sh --callgrind       # instructions per request under valgrind (repeatable)
+#   scripts/bench.sh --store redis://127.0.0.1:6379/15
 #   scripts/bench.sh --help            # every option
 #
 # Builds the release binary (skip with --no-build), starts it on a free loopback port with a
@@ -24,6 +26,7 @@ if ! command -v wrk >/dev/null; then
         echo "install wrk first: sudo apt-get install -y wrk" >&2
         exit 2
     fi
+    export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq wrk >/dev/null 2>&1 || {
         apt-get update -qq && apt-get install -y -qq wrk >/dev/null
     }
@@ -41,4 +44,4 @@ if [ "$build" = 1 ]; then
     cargo build --release --quiet
 fi
 
-exec python3 scripts/bench/bench.py "$@"
+exec python3 -B scripts/bench/bench.py "$@"  # -B: no __pycache__ in the tree

@@ -74,7 +74,7 @@ class Scenario:
             status_errors=sum(r.status_errors for r in results),
             counters={k: sum(r.counters.get(k, 0) for r in results) for k in results[0].counters})
         self.cpu_us = (mid([c[0] for _, c, _ in self.rounds]), mid([c[1] for _, c, _ in self.rounds]))
-        self.peak_kib = max(p for _, _, p in self.rounds)
+        self.peak_kib = self.rounds[0][2]  # later rounds hold the sessions earlier ones made
 
     def run(self, server, load):
         cookie = self.prepare(server) if self.prepare else None

@@ -112,6 +112,9 @@ def run_table(args, load) -> list:
     server = start(settings, args.store)
     try:
         print(f"server: {server.url}, store {redact(args.store)}, pid {server.proc.pid}")
+        if args.store != "memory":
+            print("note: /healthz pings the session store, so with a network store the floor "
+                  "includes one round trip to it; compare ratios with a memory-store run")
         wrk.run(server.url, wrk.Load(load.threads, load.connections, 1.0), path="/")  # warm-up
         peak_known = server.reset_peak()
         for round_ in range(args.repeat):

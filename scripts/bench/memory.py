@@ -23,7 +23,8 @@ def run(args, load, start) -> dict:
     small = args.smoke
     total = 1_000 if small else args.sessions
     cookieless = 10_000 if small else args.cookieless
-    idle = 6 if small else args.idle
+    # A network store is slower to fill: give the smoke run's sessions time to be counted.
+    idle = (6 if args.store == "memory" else 20) if small else args.idle
     purge_every = min(max(idle / 4, 1), 60)
     limit = 60 if small else 1800  # seconds a phase may take before it counts as stuck
     settings = {"ROCKET_SESSION_STORE": args.store, "ROCKET_SESSION_IDLE_TIMEOUT": str(idle)}

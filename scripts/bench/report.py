@@ -121,7 +121,8 @@ def table(runs, check_targets) -> list:
     if rounds > 1:
         out.append(f"{rounds} rounds: each number is the median of its rounds, each req/s ratio "
                    "the median of same-round ratios, (a-b) their lowest and highest; peak RSS "
-                   "is the first round's (later rounds start with the sessions it made)")
+                   "is the highest of the rounds (later rounds hold the sessions earlier ones "
+                   "made)")
     out.append(f"floor = mean of the GET /healthz runs: {floor_rps:,.0f} req/s, "
                f"p50 {floor_p50:.2f} ms, p99 {floor_p99:.2f} ms")
     return out

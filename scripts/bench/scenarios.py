@@ -47,12 +47,11 @@ class Scenario:
     script: str = "report.lua"
     args: tuple = ()
     prepare: object = None  # (server) -> Cookie header value or None
-    note: str = ""
+    note: str = ""  # what the request is, where kind/strategy/items do not say it
     result: object = None
     peak_kib: int = 0
     cpu_us: tuple = (0.0, 0.0)  # CPU time per request: (server, wrk), microseconds
     rounds: list = field(default_factory=list)  # (wrk.Result, cpu_us, peak_kib) per round
-    extra: dict = field(default_factory=dict)
 
     @property
     def target(self):
@@ -74,7 +73,7 @@ class Scenario:
             status_errors=sum(r.status_errors for r in results),
             counters={k: sum(r.counters.get(k, 0) for r in results) for k in results[0].counters})
         self.cpu_us = (mid([c[0] for _, c, _ in self.rounds]), mid([c[1] for _, c, _ in self.rounds]))
-        self.peak_kib = self.rounds[0][2]  # later rounds hold the sessions earlier ones made
+        self.peak_kib = max(p for _, _, p in self.rounds)
 
     def run(self, server, load):
         cookie = self.prepare(server) if self.prepare else None

@@ -66,6 +66,10 @@ impl Strategy for Global<'_> {
         Ok(View { items, browser: Vec::new(), server, expires_at: None, notice: None })
     }
 
+    async fn items(&self) -> Result<ItemList, AppError> {
+        Ok(self.list.lock().clone())
+    }
+
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
         let mut list = self.list.lock();
         list.apply(&op)?;

@@ -100,14 +100,15 @@ impl CookieView {
     }
 }
 
+/// The first 8 and last 6 characters of a value longer than 16. Walks the characters without
+/// collecting them: a private cookie's value is up to 4 KB and this runs on every page.
 fn shorten(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    if chars.len() <= 16 {
-        return value.to_owned();
-    }
-    let head: String = chars[..8].iter().collect();
-    let tail: String = chars[chars.len() - 6..].iter().collect();
-    format!("{head}…{tail}")
+    let mut starts = value.char_indices().map(|(at, _)| at);
+    let (Some(head_end), Some(_)) = (starts.nth(8), starts.nth(7)) else {
+        return value.to_owned(); // 16 characters or fewer
+    };
+    let tail_start = value.char_indices().nth_back(5).map_or(0, |(at, _)| at);
+    format!("{}…{}", &value[..head_end], &value[tail_start..])
 }
 
 /// One labelled fact for the "what the server holds" panel.
@@ -143,6 +144,9 @@ pub struct View {
 pub trait Strategy: Send + Sync {
     /// The visitor's list and what backs it. Never creates state.
     async fn view(&self) -> Result<View, AppError>;
+    /// Just the visitor's list: what [`Strategy::view`] returns as `items`, without building
+    /// the panels' facts (formatted dates, key digests) that only a page shows.
+    async fn items(&self) -> Result<ItemList, AppError>;
     /// Applies `op` and returns the list after it, or refuses and changes nothing.
     async fn apply(&self, op: Op) -> Result<ItemList, AppError>;
 }
@@ -208,4 +212,17 @@ pub(crate) fn remove_cookie(
     policy: crate::config::CookiePolicy,
 ) {
     jar.remove(cookie(name, String::new(), policy, std::time::Duration::ZERO));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn shorten_keeps_short_values_and_cuts_long_ones_on_character_boundaries() {
+        assert_eq!(shorten(""), "");
+        assert_eq!(shorten("0123456789abcdef"), "0123456789abcdef");
+        assert_eq!(shorten("0123456789abcdefg"), "01234567…bcdefg");
+        assert_eq!(shorten(&"é".repeat(17)), format!("{}…{}", "é".repeat(8), "é".repeat(6)));
+    }
 }

@@ -216,6 +216,10 @@ impl Strategy for ServerSession<'_> {
         Ok(View { items, browser, server, expires_at, notice: notice.map(str::to_owned) })
     }
 
+    async fn items(&self) -> Result<ItemList, AppError> {
+        Ok(self.record().await?.map(|record| record.items).unwrap_or_default())
+    }
+
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
         if let Some(id) = &self.id {
             match self.store().update(id, &op).await? {

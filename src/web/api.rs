@@ -42,8 +42,8 @@ type ApiResult<T> = Result<T, ApiError>;
 #[rocket::get("/api/<slug>/items")]
 async fn list(slug: Result<Slug, &str>, strategies: Strategies<'_>) -> ApiResult<Json<ItemsBody>> {
     let slug = super::known(slug)?;
-    let view = strategies.get(slug).view().await.map_err(ApiError::from)?;
-    Ok(ItemsBody::new(slug, view.items))
+    let items = strategies.get(slug).items().await?;
+    Ok(ItemsBody::new(slug, items))
 }
 
 #[rocket::post("/api/<slug>/items", format = "json", data = "<body>")]

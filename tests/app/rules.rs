@@ -189,3 +189,53 @@ async fn health_check_answers() {
     assert_eq!(resp.status, Status::Ok);
     assert_eq!(resp.json()["status"], "ok");
 }
+
+/// The API's list (`Strategy::items`) and the panels' view (`Strategy::view`, which
+/// `/api/inspect` shows) are two code paths: they must never disagree.
+#[tokio::test]
+async fn the_api_list_and_the_inspected_view_agree() {
+    let app = App::new().await;
+    let me = app.visitor();
+    for slug in Slug::ALL {
+        assert!(me.items(slug).await.is_empty(), "{slug:?}");
+        for item in ["one", "two <b>", "three"] {
+            me.add(slug, item).await;
+        }
+    }
+    let inspect = me.get("/api/inspect").await.json();
+    for slug in Slug::ALL {
+        let key = slug.as_str().replace('-', "_");
+        let viewed: Vec<String> = serde_json::from_value(inspect[&key]["items"].clone()).unwrap();
+        assert_eq!(viewed, me.items(slug).await, "{slug:?}");
+        assert_eq!(viewed, ["one", "two <b>", "three"], "{slug:?}");
+    }
+}
+
+/// Handlebars re-indents every line a partial outputs when the `{{> ...}}` tag stands
+/// indented on its own line; that alone was a third of a page's rendering time
+/// (BENCHMARKS.md). Standalone partial tags stay at column 0.
+#[test]
+fn standalone_partial_tags_are_not_indented() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut files = vec![dir.clone()];
+    let mut checked = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let tag = line.trim();
+            let standalone = tag.starts_with("{{>") && tag.ends_with("}}") && tag.matches("{{").count() == 1;
+            assert!(
+                !(standalone && line.starts_with(char::is_whitespace)),
+                "{}:{}: move `{tag}` to column 0",
+                path.display(),
+                n + 1
+            );
+            checked += usize::from(standalone);
+        }
+    }
+    assert!(checked >= 3, "expected the layout, index and strategy partial tags, found {checked}");
+}

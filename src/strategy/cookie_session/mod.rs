@@ -240,6 +240,13 @@ impl Strategy for CookieSession<'_> {
         Ok(View { items, browser, server, expires_at, notice })
     }
 
+    async fn items(&self) -> Result<ItemList, AppError> {
+        Ok(match &self.received {
+            Received::Valid { payload, .. } => payload.items.clone(),
+            _ => ItemList::default(),
+        })
+    }
+
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
         let now = clock::now_ms();
         let mut payload = match &self.received {

@@ -74,7 +74,18 @@ pub fn seal(name: &str, payload: &Payload, keys: &SecretKeys) -> String {
 /// Rocket percent-encodes some base64 characters (`/` and `=` become 3 bytes each). The
 /// nonce is random, so this is known exactly only after sealing.
 pub fn counted_size(cookie: &Cookie<'_>) -> usize {
-    cookie.stripped().encoded().to_string().len() - "=".len()
+    /// Counts what `Display` writes instead of keeping it: the size without a 4 KB copy.
+    struct Counter(usize);
+    impl std::fmt::Write for Counter {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail.
+    let _ = std::fmt::write(&mut counter, format_args!("{}", cookie.stripped().encoded()));
+    counter.0 - "=".len()
 }
 
 #[cfg(test)]
@@ -96,5 +107,12 @@ mod tests {
         let rotated = open("cookie_session", &sealed, &keys(2, &[3, 1])).unwrap();
         assert!(rotated.under_previous_key);
         assert!(open("cookie_session", &sealed[1..], &keys(1, &[])).is_none(), "truncated");
+    }
+
+    #[test]
+    fn counted_size_is_name_and_value_as_sent() {
+        let cookie = Cookie::new("n", "a/b=c");
+        assert_eq!(counted_size(&cookie), "n".len() + "a%2Fb%3Dc".len());
+        assert_eq!(counted_size(&cookie), cookie.stripped().encoded().to_string().len() - 1);
     }
 }

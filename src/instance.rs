@@ -18,6 +18,8 @@ pub struct Instance {
     pub started_ms: u64,
     /// Known once the server has bound its socket (it may have asked for port 0).
     port: OnceLock<u16>,
+    /// [`Instance::label`], written once the port is known: every answer sends it.
+    label: OnceLock<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +35,23 @@ impl Instance {
             id: format!("{:08x}", rand::rng().random::<u32>()),
             started_ms: clock::now_ms(),
             port: OnceLock::new(),
+            label: OnceLock::new(),
         }
+    }
+
+    /// `1a2b3c4d port 8101 started 2025-01-01T12:00:00Z`: the `X-Instance` header's value.
+    /// Built once at liftoff rather than formatted again for every answer.
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        match self.label.get() {
+            Some(label) => label.as_str().into(),
+            None => self.describe().into(), // before liftoff (port not known yet)
+        }
+    }
+
+    fn describe(&self) -> String {
+        let view = self.view();
+        let port = view.port.map_or_else(|| "unknown".to_owned(), |port| port.to_string());
+        format!("{} port {port} started {}", view.id, view.started_at)
     }
 
     pub fn view(&self) -> InstanceView {
@@ -57,6 +75,7 @@ pub fn stage() -> AdHoc {
             Box::pin(async move {
                 if let Some(instance) = rocket.state::<Instance>() {
                     let _ = instance.port.set(rocket.config().port);
+                    let _ = instance.label.set(instance.describe());
                     log::info!("instance {} serving on port {}", instance.id, rocket.config().port);
                 }
             })

@@ -29,6 +29,7 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
+use rocket::tokio::sync::OnceCell;
 
 use self::sealed::{counted_size, Payload};
 use super::{CookieView, Fact, Strategy, View, COOKIE_LIMIT};
@@ -99,7 +100,14 @@ pub struct CookieSession<'r> {
     /// Where revocation epochs are kept: the session store.
     sessions: &'r Sessions,
     jar: &'r CookieJar<'r>,
-    pub received: Received,
+    /// The cookie, opened and checked on first use: a request for another strategy pays no
+    /// decryption and no revocation lookup.
+    reading: OnceCell<Reading>,
+}
+
+/// What [`CookieSession::read`] found.
+struct Reading {
+    received: Received,
     /// Set when the revocation check could not reach the store.
     unchecked: bool,
 }
@@ -116,17 +124,29 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
             return super::missing_state("config, server_session and cookie_session stages");
         };
         let jar = request.cookies();
-        let mut session =
-            CookieSession { config, keys, sessions, jar, received: Received::Absent, unchecked: false };
-        session.received = session.read().await;
-        request::Outcome::Success(session)
+        request::Outcome::Success(CookieSession { config, keys, sessions, jar, reading: OnceCell::new() })
     }
 }
 
 impl CookieSession<'_> {
+    /// What the server made of the cookie the browser sent.
+    pub async fn received(&self) -> &Received {
+        &self.reading().await.received
+    }
+
+    async fn reading(&self) -> &Reading {
+        self.reading
+            .get_or_init(|| async {
+                let mut unchecked = false;
+                let received = self.read(&mut unchecked).await;
+                Reading { received, unchecked }
+            })
+            .await
+    }
+
     /// Opens and checks the cookie the browser sent. Only the request's own cookie is read
     /// (never `get_pending`, which would fall back to the raw, unopened value).
-    async fn read(&mut self) -> Received {
+    async fn read(&self, unchecked: &mut bool) -> Received {
         let name = &self.config.cookie_name;
         let Some(raw) = self.jar.get(name).map(|c| c.value().to_owned()) else {
             return Received::Absent;
@@ -145,7 +165,7 @@ impl CookieSession<'_> {
             Ok(_) => {}
             Err(error) => {
                 log::warn!("{name}: revocation not checked: {error}");
-                self.unchecked = true;
+                *unchecked = true;
             }
         }
         let stale = now.saturating_sub(payload.seen) >= clock::millis(self.config.refresh_after());
@@ -180,12 +200,13 @@ impl CookieSession<'_> {
     /// "Sign out everywhere": raises the family's epoch in the store, so this cookie and
     /// every copy of it read as empty from now on, and deletes the cookie here.
     pub async fn sign_out_everywhere(&self) -> Result<(), AppError> {
-        if let Received::Valid { payload, .. } = &self.received {
+        let received = self.received().await;
+        if let Received::Valid { payload, .. } = received {
             let store = &self.sessions.store;
             store.raise_cookie_epoch(&payload.sid, payload.ep + 1, self.config.lifetimes.max).await?;
             log::info!("{}: a family signed out everywhere", self.config.cookie_name);
         }
-        if !matches!(self.received, Received::Absent) {
+        if !matches!(received, Received::Absent) {
             super::remove_cookie(self.jar, &self.config.cookie_name, self.config.policy);
         }
         Ok(())
@@ -201,7 +222,8 @@ impl Strategy for CookieSession<'_> {
     async fn view(&self) -> Result<View, AppError> {
         let name = &self.config.cookie_name;
         let mut server = vec![Fact::new("kept in", "nothing on the server: the list is inside your cookie")];
-        let (items, browser, expires_at, notice) = match &self.received {
+        let reading = self.reading().await;
+        let (items, browser, expires_at, notice) = match &reading.received {
             Received::Absent => (ItemList::default(), vec![], None, None),
             Received::Valid { raw, payload } => {
                 let expires = clock::format_ms(payload.expires_ms(&self.config.lifetimes));
@@ -234,14 +256,14 @@ impl Strategy for CookieSession<'_> {
             ),
         };
         let unchecked = "The session store is unreachable, so revocation could not be checked.";
-        let notice = notice.or_else(|| self.unchecked.then(|| unchecked.to_owned()));
+        let notice = notice.or_else(|| reading.unchecked.then(|| unchecked.to_owned()));
         let backend = self.sessions.store.backend();
         server.push(Fact::new("revocation", format!("an epoch per cookie family, in the {backend} store")));
         Ok(View { items, browser, server, expires_at, notice })
     }
 
     async fn items(&self) -> Result<ItemList, AppError> {
-        Ok(match &self.received {
+        Ok(match self.received().await {
             Received::Valid { payload, .. } => payload.items.clone(),
             _ => ItemList::default(),
         })
@@ -249,14 +271,15 @@ impl Strategy for CookieSession<'_> {
 
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
         let now = clock::now_ms();
-        let mut payload = match &self.received {
+        let received = self.received().await;
+        let mut payload = match received {
             Received::Valid { payload, .. } => payload.clone(),
             _ => Payload::new(now),
         };
         payload.items.apply(&op)?;
         payload.seen = now;
         if payload.items.is_empty() {
-            if !matches!(self.received, Received::Absent) {
+            if !matches!(received, Received::Absent) {
                 super::remove_cookie(self.jar, &self.config.cookie_name, self.config.policy);
             }
         } else {

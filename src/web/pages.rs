@@ -4,6 +4,8 @@
 
 use rocket::form::Form;
 use rocket::http::Status;
+use rocket::outcome::try_outcome;
+use rocket::request::{self, FromRequest, Request};
 use rocket::response::Redirect;
 use rocket::{Route, State};
 use rocket_dyn_templates::Template;
@@ -121,22 +123,45 @@ async fn render(
 
 type WriteResponse = Result<Redirect, (Status, Template)>;
 
-/// Sends the browser back to `page` after a change, or shows it again with the reason.
-async fn finish(
-    result: Result<(), AppError>,
-    slug: Slug,
-    page: Page,
-    strategies: &Strategies<'_>,
-    instance: &Instance,
-) -> WriteResponse {
-    match result {
-        Ok(()) => Ok(Redirect::to(page.path())),
-        Err(error) => Err(render(strategies, instance, page, Some((slug, &error))).await),
+/// What every form write needs besides its form: a request that passed the same-origin
+/// check, the strategies to change, and the instance to re-render the page with when the
+/// change is refused.
+pub struct FormWrite<'r> {
+    strategies: Strategies<'r>,
+    instance: &'r Instance,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for FormWrite<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        try_outcome!(request.guard::<SameOrigin>().await);
+        let strategies = try_outcome!(request.guard::<Strategies<'r>>().await);
+        let instance = try_outcome!(request.guard::<&'r State<Instance>>().await);
+        request::Outcome::Success(FormWrite { strategies, instance: instance.inner() })
     }
 }
 
-async fn apply(strategies: &Strategies<'_>, slug: Slug, op: Result<Op, AppError>) -> Result<(), AppError> {
-    strategies.get(slug).apply(op?).await.map(drop)
+impl FormWrite<'_> {
+    /// Applies `op` to the list `slug` names, then answers as [`FormWrite::finish`] does.
+    async fn apply(&self, slug: Slug, form: &ListForm, op: Result<Op, AppError>) -> WriteResponse {
+        let result = match op {
+            Ok(op) => self.strategies.get(slug).apply(op).await.map(drop),
+            Err(error) => Err(error),
+        };
+        self.finish(slug, form, result).await
+    }
+
+    /// Sends the browser back to the page the form came from, or shows that page again with
+    /// the reason the change to `slug` was refused.
+    async fn finish(&self, slug: Slug, form: &ListForm, result: Result<(), AppError>) -> WriteResponse {
+        let page = Page::after_write(slug, form.return_to.as_deref());
+        match result {
+            Ok(()) => Ok(Redirect::to(page.path())),
+            Err(error) => Err(render(&self.strategies, self.instance, page, Some((slug, &error))).await),
+        }
+    }
 }
 
 #[rocket::get("/")]
@@ -159,84 +184,48 @@ fn error_page(error: AppError) -> (Status, Template) {
 }
 
 #[rocket::post("/<slug>/items", data = "<form>")]
-async fn add(
-    _same_origin: SameOrigin,
-    slug: Result<Slug, &str>,
-    form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-) -> WriteResponse {
+async fn add(slug: Result<Slug, &str>, write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
     let slug = super::known(slug).map_err(error_page)?;
-    let page = Page::after_write(slug, form.return_to.as_deref());
     let op = Item::parse(form.item.as_deref().unwrap_or_default()).map(Op::Add).map_err(AppError::from);
-    finish(apply(&strategies, slug, op).await, slug, page, &strategies, instance).await
+    write.apply(slug, &form, op).await
 }
 
 #[rocket::post("/<slug>/items/<index>/delete", data = "<form>")]
 async fn remove(
-    _same_origin: SameOrigin,
     slug: Result<Slug, &str>,
     index: Result<usize, &str>,
+    write: FormWrite<'_>,
     form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
 ) -> WriteResponse {
     let slug = super::known(slug).map_err(error_page)?;
-    let page = Page::after_write(slug, form.return_to.as_deref());
-    let op = index.map(Op::Remove).map_err(super::bad_index);
-    finish(apply(&strategies, slug, op).await, slug, page, &strategies, instance).await
+    write.apply(slug, &form, index.map(Op::Remove).map_err(super::bad_index)).await
 }
 
 #[rocket::post("/<slug>/clear", data = "<form>")]
-async fn clear(
-    _same_origin: SameOrigin,
-    slug: Result<Slug, &str>,
-    form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-) -> WriteResponse {
+async fn clear(slug: Result<Slug, &str>, write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
     let slug = super::known(slug).map_err(error_page)?;
-    let page = Page::after_write(slug, form.return_to.as_deref());
-    finish(apply(&strategies, slug, Ok(Op::Clear)).await, slug, page, &strategies, instance).await
+    write.apply(slug, &form, Ok(Op::Clear)).await
 }
 
 /// Log out: the server deletes the record, so the id is dead even where it was copied.
 #[rocket::post("/server-session/end", data = "<form>")]
-async fn end(
-    _same_origin: SameOrigin,
-    form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-) -> WriteResponse {
-    let page = Page::after_write(Slug::ServerSession, form.return_to.as_deref());
-    let result = strategies.server.end().await;
-    finish(result, Slug::ServerSession, page, &strategies, instance).await
+async fn end(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
+    let result = write.strategies.server.end().await;
+    write.finish(Slug::ServerSession, &form, result).await
 }
 
 /// A new id for the same data; the old id stops working at once (the fixation defence
 /// that apps run at login or privilege change).
 #[rocket::post("/server-session/rotate", data = "<form>")]
-async fn rotate(
-    _same_origin: SameOrigin,
-    form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-) -> WriteResponse {
-    let page = Page::after_write(Slug::ServerSession, form.return_to.as_deref());
-    let result = strategies.server.rotate().await.map(drop);
-    finish(result, Slug::ServerSession, page, &strategies, instance).await
+async fn rotate(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
+    let result = write.strategies.server.rotate().await.map(drop);
+    write.finish(Slug::ServerSession, &form, result).await
 }
 
 /// Revokes this private cookie and every copy of it, at the price of a store lookup on each
 /// read (see `strategy::cookie_session`).
 #[rocket::post("/cookie-session/sign-out-everywhere", data = "<form>")]
-async fn sign_out_everywhere(
-    _same_origin: SameOrigin,
-    form: Form<ListForm>,
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-) -> WriteResponse {
-    let page = Page::after_write(Slug::CookieSession, form.return_to.as_deref());
-    let result = strategies.cookie.sign_out_everywhere().await;
-    finish(result, Slug::CookieSession, page, &strategies, instance).await
+async fn sign_out_everywhere(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
+    let result = write.strategies.cookie.sign_out_everywhere().await;
+    write.finish(Slug::CookieSession, &form, result).await
 }

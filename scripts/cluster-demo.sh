@@ -195,6 +195,10 @@ ticker=""
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  # Finish even when stdout is gone (Ctrl-C on `cluster-demo.sh | tee log` kills tee too):
+  # a failed echo must not stop the cleanup before the processes and the folder are gone.
+  set +e
+  trap '' PIPE
   echo
   echo "stopping the cluster demo"
   local all=()

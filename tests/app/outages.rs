@@ -57,6 +57,18 @@ async fn assert_store_down(server: &Server, backend: &str, session: &str) {
     assert_eq!(add(server.port, "global", "still works", None).await.status, 201);
     let sealed = add(server.port, "cookie-session", "still works", None).await.cookie().expect("a cookie");
     assert_eq!(items(&list(server.port, "cookie-session", Some(&sealed)).await), ["still works"]);
+
+    // `/api/inspect` asks the store three things (count, session, revocation epoch); they run
+    // at once, so a store that never answers costs one timeout (2 s), not three in a row.
+    let both = format!("{}; {sealed}", session.unwrap_or_default());
+    let started = Instant::now();
+    let inspect = get(server.port, "/api/inspect", Some(&both)).await;
+    let took = started.elapsed();
+    assert_eq!(inspect.status, 200, "{inspect:?}");
+    assert!(took < Duration::from_millis(3500), "inspect took {took:?}");
+    let inspect = json(&inspect);
+    assert!(inspect["store"]["error"].is_string() && inspect["server_session"].is_null(), "{inspect}");
+    assert_eq!(inspect["cookie_session"]["items"], serde_json::json!(["still works"]), "{inspect}");
 }
 
 /// A port that accepts connections and never answers: the worst kind of store outage.

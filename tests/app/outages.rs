@@ -36,8 +36,8 @@ fn some_session() -> String {
 }
 
 /// Everything a visitor sees while the store is down. `session` is a session cookie.
-async fn assert_store_down(server: &Server, backend: &str, session: &str) {
-    let session = Some(session);
+async fn assert_store_down(server: &Server, backend: &str, session_cookie: &str) {
+    let session = Some(session_cookie);
     let health = timed(get(server.port, "/healthz", None)).await;
     assert_eq!(health.status, 503, "{health:?}");
     let health = json(&health);
@@ -60,7 +60,7 @@ async fn assert_store_down(server: &Server, backend: &str, session: &str) {
 
     // `/api/inspect` asks the store three things (count, session, revocation epoch); they run
     // at once, so a store that never answers costs one timeout (2 s), not three in a row.
-    let both = format!("{}; {sealed}", session.unwrap_or_default());
+    let both = format!("{session_cookie}; {sealed}");
     let started = Instant::now();
     let inspect = get(server.port, "/api/inspect", Some(&both)).await;
     let took = started.elapsed();

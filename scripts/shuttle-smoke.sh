@@ -9,6 +9,8 @@
 #   SMOKE_TIMEOUT        seconds to wait for /healthz, build included (default 600)
 #   SMOKE_EXTRA_SECRETS  path to a TOML file of further secrets (`KEY = "value"` lines, e.g. a
 #                        database URL) appended to the generated Secrets.toml
+#   SMOKE_EXPECT_STORE   the session store backend `/api/inspect` must name (default memory;
+#                        `postgres` with ROCKET_SESSION_STORE = "shuttle-postgres")
 #
 # Note: `cargo shuttle run` builds into the shared target/ directory, so afterwards
 # target/debug/server-side-sessions is the Shuttle variant (it exits at once when started
@@ -24,6 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 TIMEOUT="${SMOKE_TIMEOUT:-600}"
+EXPECT_STORE="${SMOKE_EXPECT_STORE:-memory}"
 FAILURES=0
 SERVER_PID=""
 SERVER_PGID=""
@@ -286,6 +289,25 @@ if [[ "$bare_code" == 200 ]] && ! grep -qF "\"$ITEM\"" <<<"$bare_body"; then
     pass "GET /api/cookie-session/items without the cookie does not see the item"
 else
     fail "GET /api/cookie-session/items without the cookie answered $bare_code: ${bare_body%$'\n'*}"
+fi
+
+# 3. A server-side session round trip, in the store the secrets chose.
+SJAR="$WORK/session-cookies.txt"
+ITEM2="smoke-session-$RANDOM$RANDOM"
+s_body="$(curl -s --max-time 10 -c "$SJAR" -b "$SJAR" -H 'Content-Type: application/json' \
+    --data "{\"item\":\"$ITEM2\"}" -w '\n%{http_code}' "$BASE/api/server-session/items")" || s_body=$'\n000'
+s_code="${s_body##*$'\n'}"
+s_list="$(curl -s --max-time 10 -b "$SJAR" "$BASE/api/server-session/items" || true)"
+if [[ "$s_code" == 201 ]] && grep -qF "\"$ITEM2\"" <<<"$s_list"; then
+    pass "a server-side session keeps its item across requests"
+else
+    fail "server-side session: POST answered $s_code, then GET gave: $s_list"
+fi
+backend="$(curl -s --max-time 10 "$BASE/api/inspect" | sed -n 's/.*"backend":"\([a-z]*\)".*/\1/p')"
+if [[ "$backend" == "$EXPECT_STORE" ]]; then
+    pass "the session store is $backend, as expected"
+else
+    fail "the session store is '$backend', expected '$EXPECT_STORE'"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -13,15 +13,16 @@ fn launch() -> _ {
     server_side_sessions::rocket()
 }
 
-/// On Shuttle the app also gets the project's shared Postgres database, used as the session
-/// store when `session_store = "shuttle-postgres"` (see `server_side_sessions::shuttle`).
-/// `local_uri` is the database `cargo shuttle run` uses instead of starting one in Docker.
+/// On Shuttle the app also gets the connection string of the project's shared Postgres
+/// database, used (and only then connected to) when `session_store = "shuttle-postgres"` (see
+/// `server_side_sessions::shuttle`). `local_uri` is the database `cargo shuttle run` uses
+/// instead of starting one in Docker.
 #[cfg(feature = "shuttle")]
 #[shuttle_runtime::main]
 async fn shuttle(
     #[shuttle_runtime::Secrets] secrets: shuttle_runtime::SecretStore,
     #[shuttle_shared_db::Postgres(local_uri = "postgres://postgres@localhost:5432/postgres")]
-    pool: sqlx::PgPool,
+    database_url: String,
 ) -> shuttle_rocket::ShuttleRocket {
-    Ok(server_side_sessions::shuttle::build(secrets, pool).into())
+    Ok(server_side_sessions::shuttle::build(secrets, database_url).into())
 }

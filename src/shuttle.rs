@@ -4,20 +4,21 @@
 //! same mapping Rocket applies to environment variables, so `ROCKET_SECRET_KEY` sets
 //! `secret_key`. Secrets win over `Rocket.toml` in every profile.
 //!
-//! **Session store on Shuttle.** The entry point always receives a pool for the project's
-//! shared Postgres (`#[shuttle_shared_db::Postgres]`), and [`build`] hands it to the app:
+//! **Session store on Shuttle.** The entry point receives the connection string of the
+//! project's shared Postgres (`#[shuttle_shared_db::Postgres]`), and [`build`] hands it to the
+//! app, which connects to it only if it keeps sessions there:
 //!
 //! - `ROCKET_SESSION_STORE = "shuttle-postgres"`: server-side sessions live in that
 //!   database (table `sessions`, created by the app's migration at start), so they survive
 //!   redeploys and restarts.
 //! - `ROCKET_SESSION_STORE = "memory"` (or no such secret, as `Rocket.toml` says `memory`):
 //!   sessions stay in the process, as with `cargo run`; the database is provisioned but
-//!   unused.
+//!   never connected to.
 //! - A `redis://` or `postgres://` URL works here as everywhere else.
 //!
-//! `cargo shuttle run` connects the pool to the entry point's `local_uri`
-//! (`postgres://postgres@localhost:5432/postgres`) before the app starts, whichever store is
-//! chosen: that database must be up, or remove `local_uri` to let Shuttle start one in Docker.
+//! Under `cargo shuttle run` the string is the entry point's `local_uri`
+//! (`postgres://postgres@localhost:5432/postgres`): that database must be up only when
+//! `shuttle-postgres` is chosen (remove `local_uri` to let Shuttle start one in Docker).
 //! (`local_uri` may interpolate secrets, as in `"postgres://app:{secrets.PG_PASSWORD}@..."`,
 //! but every named secret must then exist in every `Secrets.toml`, deployments included, or
 //! the start fails; so the URI here names none.)
@@ -28,12 +29,12 @@ use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 use shuttle_runtime::SecretStore;
 
-use crate::store::postgres::SharedPool;
+use crate::store::postgres::SharedDatabase;
 
 /// The app as Shuttle runs it: configured from `Rocket.toml` and the secrets, with the shared
-/// database available to `session_store = "shuttle-postgres"`.
-pub fn build(secrets: SecretStore, pool: sqlx::PgPool) -> Rocket<Build> {
-    crate::build(figment(secrets)).manage(SharedPool(pool))
+/// database (its connection string) available to `session_store = "shuttle-postgres"`.
+pub fn build(secrets: SecretStore, database_url: String) -> Rocket<Build> {
+    crate::build(figment(secrets)).manage(SharedDatabase(database_url))
 }
 
 pub fn figment(secrets: SecretStore) -> Figment {

@@ -164,11 +164,11 @@ pub trait SessionStore: Send + Sync + 'static {
 /// Opens the store that the `session_store` setting names. Network stores connect lazily, so
 /// this never waits for (or fails on) a store that is down; only a value that names no
 /// backend, or a URL that does not parse, is an error, and its message says what is accepted.
-/// `shared` is a Postgres pool handed over by the platform (Shuttle), used by `shuttle-postgres`.
+/// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`.
 pub fn open(
     setting: &str,
     lifetimes: Lifetimes,
-    shared: Option<&postgres::SharedPool>,
+    shared: Option<&postgres::SharedDatabase>,
 ) -> Result<Arc<dyn SessionStore>, String> {
     let scheme = setting.split_once("://").map_or(setting, |(scheme, _)| scheme);
     let store: Arc<dyn SessionStore> = match scheme {
@@ -176,7 +176,7 @@ pub fn open(
         "redis" | "rediss" => Arc::new(redis::RedisStore::new(setting, lifetimes)?),
         "postgres" | "postgresql" => Arc::new(postgres::PostgresStore::new(setting, lifetimes)?),
         "shuttle-postgres" if setting == scheme => match shared {
-            Some(pool) => Arc::new(postgres::PostgresStore::from_pool(pool.0.clone(), lifetimes)),
+            Some(database) => Arc::new(postgres::PostgresStore::new(&database.0, lifetimes)?),
             None => return Err(SHUTTLE_ONLY.into()),
         },
         // Only the scheme is echoed: the rest of a URL may hold a password.

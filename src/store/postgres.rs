@@ -42,9 +42,11 @@ use crate::session_id::SessionId;
 /// The schema, compiled into the binary from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
-/// A pool made by the platform (Shuttle's `#[shuttle_shared_db::Postgres]`), managed by the
-/// entry point for `session_store = "shuttle-postgres"`.
-pub struct SharedPool(pub PgPool);
+/// The connection string of the database the platform provides (Shuttle's
+/// `#[shuttle_shared_db::Postgres]`), managed by the entry point for
+/// `session_store = "shuttle-postgres"`. A string, not a pool: the store connects to it lazily,
+/// like any `postgres://` URL, so nothing connects unless sessions are kept there.
+pub struct SharedDatabase(pub String);
 
 pub struct PostgresStore {
     lifetimes: Lifetimes,

@@ -26,7 +26,7 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::postgres::SharedPool;
+use crate::store::postgres::SharedDatabase;
 use crate::store::{self, Record, SessionStore, Updated};
 
 /// The store and the rules for its cookie, managed by [`stage`].
@@ -43,7 +43,7 @@ pub fn stage() -> AdHoc {
             log::error!("no app configuration: it failed to load (see the error above)");
             return Err(rocket);
         };
-        let shared = rocket.state::<SharedPool>();
+        let shared = rocket.state::<SharedDatabase>();
         let store = match store::open(&config.session_store, config.lifetimes(), shared) {
             Ok(store) => store,
             Err(message) => {

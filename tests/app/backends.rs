@@ -216,18 +216,19 @@ async fn postgres_migrations_are_safe_when_instances_start_together() {
     assert_eq!(applied as usize, server_side_sessions::store::postgres::MIGRATOR.migrations.len());
 }
 
-/// What the Shuttle entry point does (`shuttle::build`): it manages the platform's pool as a
-/// `SharedPool`, and `session_store = "shuttle-postgres"` keeps sessions in it.
+/// What the Shuttle entry point does (`shuttle::build`): it manages the platform's database
+/// as a `SharedDatabase`, and `session_store = "shuttle-postgres"` keeps sessions in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shuttle_postgres_uses_the_pool_the_platform_hands_over() {
+async fn shuttle_postgres_uses_the_database_the_platform_hands_over() {
     use rocket::http::{ContentType, Status};
-    use server_side_sessions::store::postgres::SharedPool;
+    use server_side_sessions::store::postgres::SharedDatabase;
 
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
-    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(&schemas.fresh().await).unwrap();
+    let handed_over = schemas.fresh().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(&handed_over).unwrap();
     let figment = crate::helpers::figment().merge(("session_store", "shuttle-postgres"));
-    let rocket = server_side_sessions::build(figment).manage(SharedPool(pool.clone()));
+    let rocket = server_side_sessions::build(figment).manage(SharedDatabase(handed_over));
     let client = rocket::local::asynchronous::Client::tracked(rocket).await.expect("launches");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while client.get("/healthz").dispatch().await.status() != Status::Ok {

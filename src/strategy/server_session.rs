@@ -175,6 +175,21 @@ impl ServerSession<'_> {
         self.jar.add(super::cookie(&s.cookie_name, id.expose().to_owned(), s.policy, s.lifetimes.max));
     }
 
+    /// What the page says about an id the store does not know. A memory store cannot tell an
+    /// expired session from one that lives in another process, so it names both.
+    fn unknown_id_notice(&self) -> String {
+        let end = "Your next change starts a new one.";
+        if self.store().backend() == "memory" {
+            format!(
+                "This server does not know your session id: your server-side session has expired or \
+                 ended, or it is kept in the memory of another process (a server that restarted, or \
+                 another instance behind a load balancer). {end}"
+            )
+        } else {
+            format!("Your server-side session has expired or ended. {end}")
+        }
+    }
+
     fn facts(&self, record: &Record) -> Vec<Fact> {
         let key = self.id.as_ref().map(SessionId::storage_key).unwrap_or_default();
         vec![
@@ -195,10 +210,7 @@ impl Strategy for ServerSession<'_> {
             (None, _, _) => (None, None),
             (Some(_), None, _) => (Some("malformed id, ignored"), None),
             (Some(_), Some(_), Some(_)) => (Some("live session"), None),
-            (Some(_), Some(_), None) => (
-                Some("unknown or expired id"),
-                Some("Your server-side session has expired or ended; your next change starts a new one."),
-            ),
+            (Some(_), Some(_), None) => (Some("unknown or expired id"), Some(self.unknown_id_notice())),
         };
         let browser = match (&self.sent, status) {
             (Some(value), Some(status)) => vec![CookieView::new(&self.sessions.cookie_name, value, status)],
@@ -213,7 +225,7 @@ impl Strategy for ServerSession<'_> {
         };
         let expires_at = record.as_ref().map(|r| clock::format_ms(r.expires_ms(&self.sessions.lifetimes)));
         let items = record.map(|r| r.items).unwrap_or_default();
-        Ok(View { items, browser, server, expires_at, notice: notice.map(str::to_owned) })
+        Ok(View { items, browser, server, expires_at, notice })
     }
 
     async fn items(&self) -> Result<ItemList, AppError> {

@@ -30,6 +30,8 @@ async fn memory_sessions_die_with_the_process_and_the_old_cookie_is_just_unknown
     assert_eq!(status, 200, "never a 5xx");
     assert!(items.is_empty(), "{items:?}");
     assert_eq!(view["browser"][0]["status"], "unknown or expired id", "{view}");
+    let notice = view["notice"].as_str().unwrap_or_default();
+    assert!(notice.contains("memory of another process"), "the page names the likely cause: {view}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,16 @@ pub struct Lifetimes {
     pub max: Duration,
 }
 
+impl Lifetimes {
+    /// How stale a visit may be before a read moves the idle deadline again: a quarter of the
+    /// idle timeout, at most a minute. Reads in between cost no write (no re-sealed cookie, no
+    /// database update), and a session may end up to this much before a full `idle` after the
+    /// last read.
+    pub fn refresh_after(&self) -> Duration {
+        (self.idle / 4).min(Duration::from_secs(60))
+    }
+}
+
 /// Cookie names and attributes that follow from `cookie_secure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CookiePolicy {

@@ -118,11 +118,23 @@ impl PostgresStore {
         (ms(now_ms()), ms(clock::millis(self.lifetimes.idle)), ms(clock::millis(self.lifetimes.max)))
     }
 
+    /// Reads the live record and, when its last visit is older than
+    /// [`Lifetimes::refresh_after`], moves its idle deadline, in one round trip. An `UPDATE`
+    /// on every read would make each page view a committed write (a WAL flush) and make
+    /// concurrent reads of one session queue on its row lock.
     async fn touch(&self, id: &SessionId) -> Result<Option<Record>, sqlx::Error> {
         let (now, idle, max) = self.clock_args();
+        let refresh = i64::try_from(clock::millis(self.lifetimes.refresh_after())).unwrap_or(i64::MAX);
         let sql = format!(
-            "UPDATE sessions SET seen_ms = $3, expires_ms = {NEXT_DEADLINE}
-             WHERE key = $1 AND expires_ms > $2 RETURNING items::text, created_ms, seen_ms"
+            "WITH live AS (
+                 SELECT key AS live_key, items AS live_items, created_ms AS created, seen_ms AS seen
+                 FROM sessions WHERE key = $1 AND expires_ms > $2
+             ), touched AS (
+                 UPDATE sessions SET seen_ms = $3, expires_ms = {NEXT_DEADLINE}
+                 FROM live WHERE key = live_key AND seen <= $3 - $6
+                 RETURNING seen_ms
+             )
+             SELECT live_items::text, created, COALESCE((SELECT seen_ms FROM touched), seen) FROM live"
         );
         let row: Option<(String, i64, i64)> = sqlx::query_as(&sql)
             .bind(id.storage_key())
@@ -130,6 +142,7 @@ impl PostgresStore {
             .bind(now)
             .bind(idle)
             .bind(max)
+            .bind(refresh)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|(items, created, seen)| record(&items, created, seen)).transpose()

@@ -199,6 +199,35 @@ async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
     assert!(!rows[0].contains(id.expose()), "the raw id is in the table: {rows:?}");
 }
 
+/// A read moves the idle deadline only when the last visit is older than `refresh_after`
+/// (a minute with LONG's 10-minute idle timeout): reads in between write nothing, so a busy
+/// page does not commit an `UPDATE` per view. An older visit is moved to now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_write_only_when_the_visit_is_stale() {
+    let Some(url) = database_url() else { return };
+    let schemas = Schemas::new(&url);
+    let store = postgres_store(&schemas, LONG).await;
+    let id = SessionId::generate();
+    store.create(&id, one_item()).await.unwrap();
+    let row = || async {
+        let sql = "SELECT seen_ms, expires_ms, xmin::text FROM sessions";
+        sqlx::query_as::<_, (i64, i64, String)>(sql).fetch_one(store.pool()).await.unwrap()
+    };
+    let created = row().await;
+    for _ in 0..3 {
+        let loaded = store.load(&id).await.unwrap().expect("live");
+        assert_eq!(loaded.seen_ms as i64, created.0);
+    }
+    assert_eq!(row().await, created, "fresh reads left the row untouched (same version)");
+
+    let stale = created.0 - 2 * 60_000; // two minutes ago: older than refresh_after
+    sqlx::query("UPDATE sessions SET seen_ms = $1").bind(stale).execute(store.pool()).await.unwrap();
+    let loaded = store.load(&id).await.unwrap().expect("still live");
+    let (seen, expires, _) = row().await;
+    assert!(seen > stale + 60_000 && loaded.seen_ms as i64 == seen, "a stale visit moves to now");
+    assert_eq!(expires, seen + 600_000, "and the idle deadline with it");
+}
+
 /// The migration runs once even when several instances start at the same moment: sqlx's
 /// migrator takes an advisory lock, and `CREATE ... IF NOT EXISTS` covers the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

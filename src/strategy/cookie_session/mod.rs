@@ -49,14 +49,6 @@ pub struct CookieSessions {
     pub old_key_reads: AtomicU64,
 }
 
-impl CookieSessions {
-    /// A read re-seals the cookie (moving its idle deadline) once it is this old, so an
-    /// active reader does not idle out while most reads cost no encryption.
-    fn refresh_after(&self) -> Duration {
-        (self.lifetimes.idle / 4).min(Duration::from_secs(60))
-    }
-}
-
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Private-cookie sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
@@ -168,7 +160,9 @@ impl CookieSession<'_> {
                 *unchecked = true;
             }
         }
-        let stale = now.saturating_sub(payload.seen) >= clock::millis(self.config.refresh_after());
+        // A read re-seals the cookie (moving its idle deadline) only once it is this old, so
+        // an active reader does not idle out while most reads cost no encryption.
+        let stale = now.saturating_sub(payload.seen) >= clock::millis(self.config.lifetimes.refresh_after());
         if opened.under_previous_key || stale {
             if opened.under_previous_key {
                 let n = self.config.old_key_reads.fetch_add(1, Ordering::Relaxed) + 1;

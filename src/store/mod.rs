@@ -129,7 +129,9 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 
     /// The live record for `id`, or `None`. A successful load counts as a visit: it moves
-    /// the idle deadline (never the absolute one).
+    /// the idle deadline (never the absolute one). A store may skip that write while the last
+    /// recorded visit is younger than [`Lifetimes::refresh_after`] (Postgres does, to keep
+    /// reads from being commits).
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError>;
 
     /// Stores a new session holding `items` under `id`, which the caller has just generated.

@@ -10,7 +10,7 @@
 //! 4. [`web`]: pages, the JSON API, the cross-site write guard and error pages.
 //! 5. [`config`], [`instance`], [`error`], [`clock`]: the supporting pieces.
 //!
-//! [`rocket`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
+//! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
 //! start from it.
 
 pub mod clock;

@@ -21,8 +21,8 @@
 //! operation in Rust (where the list rules live), and writes back with
 //! `UPDATE ... WHERE version = <the one read>`; if another write got in between, no row
 //! matches, and it reads again and retries. Writers in one process take turns per session
-//! first ([`super::WriteTurns`]), so retries come only from other instances, and a burst of
-//! writes to one session waits without holding pooled connections. (A transaction with
+//! first (`WriteTurns` in the store module), so retries come only from other instances, and a
+//! burst of writes to one session waits without holding pooled connections. (A transaction with
 //! `SELECT ... FOR UPDATE` would be equally correct; it costs two more round trips, and on a
 //! busy session every waiting writer holds a connection.)
 

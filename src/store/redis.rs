@@ -19,8 +19,8 @@
 //! Rust (where the list rules live) and writes back with a Lua script that succeeds only if
 //! the version is unchanged; on a conflict it reads again and retries. Lua scripts run
 //! atomically in Redis, so the check and the write cannot be split by another request.
-//! Writers in one process also take turns per session ([`super::WriteTurns`]), so conflicts,
-//! and retries, come only from other instances.
+//! Writers in one process also take turns per session (`WriteTurns` in the store module), so
+//! conflicts, and retries, come only from other instances.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -189,13 +189,15 @@ async fn rotating_the_key_logs_nobody_out() {
 
 #[tokio::test]
 async fn the_idle_timeout_applies_to_cookies_too_and_reading_keeps_them_alive() {
+    // Reads every 500 ms against a 2 s idle timeout: only a stall of 1.5 s on a loaded CI
+    // machine could fail it; after five reads (2.5 s) the unused copy has idled out.
     let app =
-        App::with(figment().merge(("session_idle_timeout", 1)).merge(("session_max_lifetime", 60))).await;
+        App::with(figment().merge(("session_idle_timeout", 2)).merge(("session_max_lifetime", 60))).await;
     let me = app.visitor();
     me.add(C, "kept alive by reading").await;
     let untouched = me.cookie("cookie_session").unwrap();
-    for _ in 0..4 {
-        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert_eq!(me.items(C).await, ["kept alive by reading"]);
     }
     let copy = app.visitor();

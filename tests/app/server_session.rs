@@ -113,7 +113,7 @@ async fn idle_sessions_expire_on_the_server_and_are_purged() {
     let me = app.visitor();
     me.add(S, "short-lived").await;
     assert_eq!(app.session_count().await, 1);
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await; // sleeps never end early
     assert!(me.items(S).await.is_empty(), "idle timeout passed");
     assert_eq!(app.session_count().await, 0);
     me.add(S, "again").await;
@@ -122,16 +122,18 @@ async fn idle_sessions_expire_on_the_server_and_are_purged() {
 
 #[tokio::test]
 async fn activity_cannot_stretch_a_session_past_its_absolute_lifetime() {
+    // Reads every 700 ms against a 2 s idle timeout (only a 1.3 s stall could fail them),
+    // until the 3 s absolute lifetime has passed.
     let app =
-        App::with(figment().merge(("session_idle_timeout", 1)).merge(("session_max_lifetime", 2))).await;
+        App::with(figment().merge(("session_idle_timeout", 2)).merge(("session_max_lifetime", 3))).await;
     let me = app.visitor();
     me.add(S, "busy").await;
     for _ in 0..3 {
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
         assert_eq!(me.items(S).await, ["busy"], "activity keeps it from idling out");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert!(me.items(S).await.is_empty(), "2 s absolute lifetime passed");
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert!(me.items(S).await.is_empty(), "3 s absolute lifetime passed");
 }
 
 #[tokio::test]

@@ -69,11 +69,7 @@ impl PostgresStore {
             .max_connections(10)
             .acquire_timeout(super::TIMEOUT)
             .connect_lazy_with(options);
-        Ok(PostgresStore::from_pool(pool, lifetimes))
-    }
-
-    pub fn from_pool(pool: PgPool, lifetimes: Lifetimes) -> PostgresStore {
-        PostgresStore { lifetimes, pool, migrated: Arc::new(OnceCell::new()), turns: WriteTurns::new() }
+        Ok(PostgresStore { lifetimes, pool, migrated: Arc::new(OnceCell::new()), turns: WriteTurns::new() })
     }
 
     /// The pool, for tests that look at the raw table.
@@ -114,8 +110,11 @@ impl PostgresStore {
 
     /// now, idle and max in ms, as Postgres `bigint`s.
     fn clock_args(&self) -> (i64, i64, i64) {
-        let ms = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        (ms(now_ms()), ms(clock::millis(self.lifetimes.idle)), ms(clock::millis(self.lifetimes.max)))
+        (
+            bigint(now_ms()),
+            bigint(clock::millis(self.lifetimes.idle)),
+            bigint(clock::millis(self.lifetimes.max)),
+        )
     }
 
     /// Reads the live record and, when its last visit is older than
@@ -124,7 +123,7 @@ impl PostgresStore {
     /// concurrent reads of one session queue on its row lock.
     async fn touch(&self, id: &SessionId) -> Result<Option<Record>, sqlx::Error> {
         let (now, idle, max) = self.clock_args();
-        let refresh = i64::try_from(clock::millis(self.lifetimes.refresh_after())).unwrap_or(i64::MAX);
+        let refresh = bigint(clock::millis(self.lifetimes.refresh_after()));
         let sql = format!(
             "WITH live AS (
                  SELECT key AS live_key, items AS live_items, created_ms AS created, seen_ms AS seen
@@ -186,6 +185,12 @@ impl PostgresStore {
     }
 }
 
+/// A `u64` (milliseconds, an epoch) as a Postgres `bigint`, saturating: no real value comes
+/// near the limit.
+fn bigint(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// A row's columns as a [`Record`]; a list that no longer parses is an error, not an empty list.
 fn record(items: &str, created_ms: i64, seen_ms: i64) -> Result<Record, sqlx::Error> {
     let items: ItemList = serde_json::from_str(items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -209,7 +214,7 @@ impl SessionStore for PostgresStore {
     async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
         let record = Record::new(items, now_ms());
         let items = serde_json::to_string(&record.items).map_err(|e| StoreError(e.to_string()))?;
-        let expires = i64::try_from(record.expires_ms(&self.lifetimes)).unwrap_or(i64::MAX);
+        let expires = bigint(record.expires_ms(&self.lifetimes));
         let query = sqlx::query(
             "INSERT INTO sessions (key, items, created_ms, seen_ms, expires_ms)
              VALUES ($1, $2::jsonb, $3, $3, $4)
@@ -273,14 +278,14 @@ impl SessionStore for PostgresStore {
     }
 
     async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
-        let until = self.clock_args().0.saturating_add(i64::try_from(clock::millis(ttl)).unwrap_or(i64::MAX));
+        let until = self.clock_args().0.saturating_add(bigint(clock::millis(ttl)));
         let query = sqlx::query(
             "INSERT INTO cookie_epochs (family, epoch, expires_ms) VALUES ($1, $2, $3)
              ON CONFLICT (family) DO UPDATE
              SET epoch = GREATEST(cookie_epochs.epoch, EXCLUDED.epoch), expires_ms = EXCLUDED.expires_ms",
         )
         .bind(family)
-        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(bigint(epoch))
         .bind(until);
         self.run("raise cookie epoch", query.execute(&self.pool)).await.map(drop)
     }

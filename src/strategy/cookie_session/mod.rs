@@ -122,7 +122,7 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
 
 impl CookieSession<'_> {
     /// What the server made of the cookie the browser sent.
-    pub async fn received(&self) -> &Received {
+    async fn received(&self) -> &Received {
         &self.reading().await.received
     }
 

@@ -7,6 +7,8 @@
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
+//!
+//! Rocket's own `port` has one more source, for serverless platforms: see [`with_platform_port`].
 
 use std::time::Duration;
 
@@ -100,11 +102,45 @@ impl AppConfig {
     }
 }
 
+/// Serverless container platforms (Cloud Run, Knative, AWS App Runner, Fly.io, ...) tell the
+/// app which port to listen on in the `PORT` environment variable. It wins over `Rocket.toml`,
+/// and `ROCKET_PORT` wins over it, so an operator can still pin the port. A `PORT` that is not
+/// a port number stops the launch with a message instead of being ignored.
+pub fn with_platform_port(figment: Figment) -> Figment {
+    let port = std::env::var("PORT").ok();
+    let pinned = std::env::var_os("ROCKET_PORT").is_some();
+    match platform_port(port.as_deref(), pinned) {
+        Ok(Some(port)) => figment.merge(("port", port)),
+        Ok(None) => figment,
+        // Remembered, so the config stage can refuse to launch with the reason.
+        Err(message) => figment.merge((BAD_PORT, message)),
+    }
+}
+
+/// Where [`with_platform_port`] leaves the complaint about a malformed `PORT`.
+const BAD_PORT: &str = "__invalid_platform_port";
+
+/// The port `PORT` asks for, unless `ROCKET_PORT` is set (`pinned`).
+fn platform_port(port: Option<&str>, pinned: bool) -> Result<Option<u16>, String> {
+    match port {
+        None => Ok(None),
+        Some(_) if pinned => Ok(None),
+        Some(raw) => match raw.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Some(port)),
+            _ => Err(format!("`PORT` must be a port number from 1 to 65535, not `{raw}`")),
+        },
+    }
+}
+
 /// Reads and checks the configuration and the secret key once, at ignition, and manages
 /// both for the other stages. A bad value stops the launch with a message that says which
 /// key is wrong and how to fix it.
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("App configuration", |rocket| async move {
+        if let Ok(message) = rocket.figment().extract_inner::<String>(BAD_PORT) {
+            log::error!("{message}");
+            return Err(rocket);
+        }
         let checked = crate::secret::resolve(rocket.figment().clone())
             .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
         match checked {
@@ -135,4 +171,20 @@ pub fn stage() -> AdHoc {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::platform_port;
+
+    #[test]
+    fn port_follows_the_platform_unless_rocket_port_pins_it() {
+        assert_eq!(platform_port(None, false), Ok(None));
+        assert_eq!(platform_port(Some("8080"), false), Ok(Some(8080)));
+        assert_eq!(platform_port(Some("8080"), true), Ok(None), "ROCKET_PORT wins");
+        for bad in ["", "0", "http", "70000", "-1"] {
+            let error = platform_port(Some(bad), false).expect_err(bad);
+            assert!(error.contains("`PORT` must be a port number"), "{error}");
+        }
+    }
 }

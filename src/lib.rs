@@ -29,9 +29,10 @@ pub mod web;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
-/// The app, configured from `Rocket.toml` and `ROCKET_*` environment variables.
+/// The app, configured from `Rocket.toml` and `ROCKET_*` environment variables, listening on
+/// the port a serverless platform names in `PORT` ([`config::with_platform_port`]).
 pub fn rocket() -> Rocket<Build> {
-    build(rocket::Config::figment())
+    build(config::with_platform_port(rocket::Config::figment()))
 }
 
 /// The app, configured from `figment` (tests and the Shuttle entry point pass their own).

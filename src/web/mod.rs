@@ -19,7 +19,7 @@ pub fn stage() -> AdHoc {
         rocket
             .mount("/", pages::routes())
             .mount("/", api::routes())
-            .mount("/", rocket::routes![stylesheet, favicon])
+            .mount("/", rocket::routes![stylesheet, favicon, livez])
             .register("/", catchers::catchers())
             .attach(Template::fairing())
             .attach(headers::SecurityHeaders)
@@ -41,6 +41,14 @@ fn stylesheet() -> Stylesheet {
 #[rocket::get("/favicon.ico")]
 fn favicon() -> rocket::http::Status {
     rocket::http::Status::NoContent
+}
+
+/// The liveness probe: `200` whenever the process can answer at all. Unlike `/healthz` (the
+/// readiness probe), it does not ask the session store: restarting an instance cures no store
+/// outage, and would take down the two strategies that keep working through one.
+#[rocket::get("/livez")]
+fn livez() -> rocket::serde::json::Value {
+    rocket::serde::json::json!({ "status": "ok" })
 }
 
 /// The strategy a URL names. Routes take `Result<Slug, &str>` rather than `Slug` so an

@@ -15,6 +15,7 @@ mod cookie_session;
 mod global;
 mod instances;
 mod outages;
+mod platform;
 mod real_server;
 mod rules;
 mod security;

@@ -123,3 +123,20 @@ async fn release_profile_refuses_to_start_without_a_secret_key() {
         "release defaults to Secure cookies"
     );
 }
+
+/// A deployment with Secure cookies is reached over TLS only: browsers are told to keep to
+/// https. A plain-http run says nothing of the kind. Frames are refused either way.
+#[tokio::test]
+async fn secure_deployments_send_hsts_and_no_answer_may_be_framed() {
+    for (secure, hsts) in [(false, None), (true, Some("max-age=31536000"))] {
+        let app = App::with(figment().merge(("cookie_secure", secure))).await;
+        let me = app.visitor();
+        for path in ["/", "/api/global/items", "/static/style.css", "/no-such-page"] {
+            let resp = me.get(path).await;
+            assert_eq!(resp.header("Strict-Transport-Security"), hsts, "{path}, cookie_secure={secure}");
+            assert_eq!(resp.header("X-Frame-Options"), Some("DENY"), "{path}");
+            let csp = resp.header("Content-Security-Policy").unwrap_or_default();
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        }
+    }
+}

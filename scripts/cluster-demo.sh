@@ -4,6 +4,7 @@
 # break when any request may land on any instance. See "The cluster demo" in README.md.
 #
 #   scripts/cluster-demo.sh [--instances N] [--port P] [--store S] [--keys shared|per-instance]
+#                           [--containers]
 #   scripts/cluster-demo.sh --restart [I] [--port P]     (from a second terminal)
 #   scripts/cluster-demo.sh --check                      (the automated check CI runs)
 #
@@ -29,7 +30,10 @@ Options:
                       or a postgres://... URL (every instance gets the same setting)
   -k, --keys K        shared (default): one secret key for every instance;
                       per-instance: a different key each, so private cookies break
-      --no-build      use target/release/server-side-sessions as it is
+  -c, --containers    run each instance as a container of localhost/server-side-sessions:latest
+                      (podman, the host's network, read-only, no capabilities) instead of a
+                      process; scripts/container.sh build makes the image
+      --no-build      use the release binary (or the image) as it is
   -h, --help          this text
 
 While the demo runs, type an instance number and Enter in its terminal, or run
@@ -45,6 +49,8 @@ port=8100
 store=memory
 keys=shared
 build=1
+containers=0
+IMAGE="${IMAGE:-localhost/server-side-sessions:latest}"
 action=run
 restart_which=1
 port_given=0
@@ -54,6 +60,7 @@ while [ $# -gt 0 ]; do
     -p|--port) port="${2:-}"; port_given=1; shift 2 || die "$1 needs a port" ;;
     -s|--store) store="${2:-}"; shift 2 || die "$1 needs memory, a redis:// or a postgres:// URL" ;;
     -k|--keys) keys="${2:-}"; shift 2 || die "$1 needs shared or per-instance" ;;
+    -c|--containers) containers=1; shift ;;
     --no-build) build=0; shift ;;
     --restart)
       action=restart; shift
@@ -103,6 +110,10 @@ ensure_nginx() {
 }
 
 ensure_binary() {
+  if [ "$containers" -eq 1 ]; then
+    if [ "$build" -eq 1 ]; then "$REPO/scripts/container.sh" build; else "$REPO/scripts/container.sh" setup; fi
+    return
+  fi
   if [ "$build" -eq 1 ]; then
     echo "building the release server (cargo build --release)"
     cargo build --release --quiet
@@ -157,7 +168,9 @@ case "$action" in
     ensure_nginx
     ensure_binary
     command -v python3 >/dev/null || die "the check needs python3"
-    exec python3 "$REPO/scripts/cluster/check.py" --instances "$instances"
+    extra=()
+    [ "$containers" -eq 1 ] && extra+=(--containers)
+    exec python3 "$REPO/scripts/cluster/check.py" --instances "$instances" "${extra[@]}"
     ;;
 esac
 
@@ -213,6 +226,10 @@ cleanup() {
     sleep 0.1
   done
   for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  # A container outlives a podman client killed with SIGKILL: remove any by name.
+  if [ "$containers" -eq 1 ]; then
+    for i in "${!pid[@]}"; do podman rm -f -t 0 "$(container_name "$i")" >/dev/null 2>&1 || true; done
+  fi
   [ -n "$nginx_pid" ] && echo "  stopped nginx (pid $nginx_pid)"
   for i in "${!pid[@]}"; do echo "  stopped instance $i (pid ${pid[i]})"; done
   # Only our own pointer: another demo may have taken the port's file since.
@@ -229,6 +246,8 @@ write_pids() {
   mv "$TMP/pids.tmp" "$TMP/pids"
 }
 
+container_name() { echo "sss-demo-$port-$1"; }
+
 start_instance() {
   local i=$1
   # A subshell that execs the server: the key reaches it through the environment, never
@@ -240,6 +259,16 @@ start_instance() {
     # Plain http on loopback: `Secure` cookies with `__Host-` names would need https (see
     # the README). Everything else is the release profile.
     export ROCKET_COOKIE_SECURE=false ROCKET_LOG_LEVEL=normal ROCKET_CLI_COLORS=false
+    if [ "$containers" -eq 1 ]; then
+      # Attached, so this podman client is the instance's pid here: it passes our SIGTERM on
+      # to the app (PID 1 in the container) and exits with it. `-e NAME` copies each value
+      # from this environment; the host's network, so the instance is on 127.0.0.1 like a
+      # process, and reaches a store on 127.0.0.1 too.
+      exec podman run --rm --name "$(container_name "$i")" --network host \
+        --read-only --cap-drop ALL --security-opt no-new-privileges \
+        -e ROCKET_ADDRESS -e ROCKET_PORT -e ROCKET_SECRET_KEY -e ROCKET_SESSION_STORE \
+        -e ROCKET_COOKIE_SECURE -e ROCKET_LOG_LEVEL -e ROCKET_CLI_COLORS "$IMAGE"
+    fi
     exec "$BINARY"
   ) >>"$TMP/instance-$i.log" 2>&1 </dev/null &
   pid[i]=$!
@@ -275,6 +304,7 @@ restart_instance() {
   kill -TERM "$old_pid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$old_pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$old_pid" 2>/dev/null || true
+  [ "$containers" -eq 1 ] && podman rm -f -t 0 "$(container_name "$i")" >/dev/null 2>&1
   start_instance "$i"
   if wait_instance "$i"; then
     RESTART_MESSAGE="instance $i restarted on port $((port + i)): id $old_id -> ${instance_id[i]} (pid $old_pid -> ${pid[i]}); its global list is empty again"
@@ -328,7 +358,11 @@ restart_instance() {
 } >"$TMP/nginx.conf"
 cp "$REPO/static/style.css" "$TMP/www/static/style.css"
 
-echo "starting $instances instances of $BINARY"
+if [ "$containers" -eq 1 ]; then
+  echo "starting $instances containers of $IMAGE"
+else
+  echo "starting $instances instances of $BINARY"
+fi
 for i in $(seq 1 "$instances"); do start_instance "$i"; done
 for i in $(seq 1 "$instances"); do wait_instance "$i" || exit 1; done
 

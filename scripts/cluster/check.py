@@ -15,6 +15,9 @@ write", 12 of 12 for "everywhere". It prints a table of what it saw and exits no
 any count is off. Every demo it starts is stopped, also on failure or Ctrl-C, and it
 checks that none of the demo's processes (nginx, the instances) is left running.
 
+With `--containers` every instance is a container of the image (`scripts/cluster-demo.sh
+--containers`), and the check also makes sure no container is left behind.
+
 Redis and Postgres come from REDIS_URL and DATABASE_URL; a combination whose URL is not set
 is skipped with a SKIPPED line, or fails when REQUIRE_BACKENDS=1 (as in CI).
 """
@@ -179,8 +182,8 @@ def alive(pid) -> bool:
 
 
 class Cluster:
-    def __init__(self, instances, store, keys):
-        self.instances, self.store, self.keys = instances, store, keys
+    def __init__(self, instances, store, keys, containers=False):
+        self.instances, self.store, self.keys, self.containers = instances, store, keys, containers
         self.port = free_block(instances + 1)
         self.url = f"http://127.0.0.1:{self.port}"
         self.ports = [self.port + i for i in range(1, instances + 1)]
@@ -190,7 +193,7 @@ class Cluster:
 
     def start(self):
         command = [str(DEMO), "--no-build", "--instances", str(self.instances), "--port", str(self.port),
-                   "--store", self.store, "--keys", self.keys]
+                   "--store", self.store, "--keys", self.keys] + (["--containers"] if self.containers else [])
         self.proc = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -249,6 +252,13 @@ class Cluster:
                 left.append(f"{name} (pid {pid})")
                 os.kill(pid, signal.SIGKILL)
         busy = [port for port in [self.port, *self.ports] if port_open(port)]
+        if self.containers:
+            names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True,
+                                   text=True, timeout=30).stdout.split()
+            stray = [n for n in names if n.startswith(f"sss-demo-{self.port}-")]
+            for name in stray:
+                subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=30)
+            expect(not stray, f"the demo left containers behind (now removed): {stray}")
         os.unlink(self.log.name)
         self.proc = None
         expect(not left, f"the demo left processes running (now killed): {', '.join(left)}")
@@ -352,9 +362,9 @@ def check_round_robin(reads, ports, row, label):
             break
 
 
-def run(combo, instances, reads_count) -> Row:
+def run(combo, instances, reads_count, containers) -> Row:
     row = Row(combo.name)
-    with Cluster(instances, combo.store, combo.keys) as cluster:
+    with Cluster(instances, combo.store, combo.keys, containers) as cluster:
         visitor = Visitor(cluster.url)
         owner_server = visitor.add("server-session", "server-session item").instance
         owner_cookie = visitor.add("cookie-session", "private-cookie item").instance
@@ -461,6 +471,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--reads", type=int, default=12)
+    parser.add_argument("--containers", action="store_true", help="instances as containers of the image")
     args = parser.parse_args()
 
     def on_term(*_):
@@ -473,7 +484,7 @@ def main():
         for combo in combinations(os.environ.get("REQUIRE_BACKENDS") == "1"):
             t0 = time.monotonic()
             try:
-                row = run(combo, args.instances, args.reads)
+                row = run(combo, args.instances, args.reads, args.containers)
             except Failed as failure:
                 row = Row(combo.name, problems=[str(failure)])
             except (OSError, ValueError, KeyError, TypeError) as error:  # e.g. refused, bad JSON
@@ -491,7 +502,8 @@ def main():
         print("interrupted; every cluster started was stopped", file=sys.stderr)
         return 130
     print()
-    print(f"{args.reads} reads of /api/inspect through nginx per round, {args.instances} instances, "
+    kind = "containers" if args.containers else "instances"
+    print(f"{args.reads} reads of /api/inspect through nginx per round, {args.instances} {kind}, "
           "one visitor (one cookie jar):")
     print(table(rows))
     print(f"\n{len(rows) - failures} of {len(rows)} combinations as expected, "

@@ -1,5 +1,5 @@
 //! The app's own configuration keys, read from the same figment as Rocket's
-//! (`Rocket.toml`, then `ROCKET_*` environment variables, then Shuttle secrets when deployed).
+//! (`Rocket.toml`, then `ROCKET_*` environment variables, then Shuttle secrets under `cargo shuttle run`).
 //!
 //! | key                    | default            | meaning                                        |
 //! |------------------------|--------------------|------------------------------------------------|

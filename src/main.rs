@@ -2,8 +2,10 @@
 //! any logic.
 //!
 //! - `cargo run`: a plain Rocket server, configured by `Rocket.toml` and `ROCKET_*`.
-//! - `cargo shuttle run` / `cargo shuttle deploy`: these build with
-//!   `--no-default-features --features shuttle`, which selects the Shuttle entry point.
+//! - `cargo shuttle run`: builds with `--no-default-features --features shuttle`, which
+//!   selects the Shuttle entry point. Shuttle's hosted platform has closed, so
+//!   `cargo shuttle deploy` has nowhere to deploy to; the runtime still runs locally, and the
+//!   way to the cloud is the container image (`Containerfile`, docs/deploy.md).
 //!   A `#[shuttle_runtime::main]` binary cannot serve under plain `cargo run` (it expects
 //!   Shuttle's environment), hence the feature switch rather than two binaries.
 

@@ -1,4 +1,5 @@
-//! Configuration on Shuttle: `Rocket.toml` (shipped as a build asset) plus Shuttle secrets.
+//! Configuration under the Shuttle runtime (`cargo shuttle run`): `Rocket.toml` plus Shuttle
+//! secrets. Shuttle's hosted platform has closed, so this runtime now runs only locally.
 //!
 //! Every secret named `ROCKET_<KEY>` in `Secrets.toml` becomes the config key `<key>`, the
 //! same mapping Rocket applies to environment variables, so `ROCKET_SECRET_KEY` sets
@@ -10,7 +11,7 @@
 //!
 //! - `ROCKET_SESSION_STORE = "shuttle-postgres"`: server-side sessions live in that
 //!   database (table `sessions`, created by the app's migration at start), so they survive
-//!   redeploys and restarts.
+//!   restarts.
 //! - `ROCKET_SESSION_STORE = "memory"` (or no such secret, as `Rocket.toml` says `memory`):
 //!   sessions stay in the process, as with `cargo run`; the database is provisioned but
 //!   never connected to.

@@ -49,6 +49,14 @@ pub struct Lifetimes {
 }
 
 impl Lifetimes {
+    /// When a session created at `created_ms` and last visited at `seen_ms` ends (Unix ms):
+    /// the earlier of the idle and the absolute deadline. Both session strategies, and every
+    /// store, take their deadline from here.
+    pub fn deadline_ms(&self, created_ms: u64, seen_ms: u64) -> u64 {
+        let idle = seen_ms.saturating_add(crate::clock::millis(self.idle));
+        idle.min(created_ms.saturating_add(crate::clock::millis(self.max)))
+    }
+
     /// How stale a visit may be before a read moves the idle deadline again: a quarter of the
     /// idle timeout, at most a minute. Reads in between cost no write (no re-sealed cookie, no
     /// database update), and a session may end up to this much before a full `idle` after the

@@ -6,9 +6,11 @@
 //! 1. [`item`]: the list and its rules, shared by every strategy.
 //! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
 //!    [`strategy::server_session`] and [`strategy::cookie_session`].
-//! 3. [`store`] and [`session_id`]: where server-side sessions are kept, and the opaque id.
-//! 4. [`web`]: pages, the JSON API, the cross-site write guard and error pages.
-//! 5. [`config`], [`instance`], [`error`], [`clock`]: the supporting pieces.
+//! 3. [`store`] and [`session_id`]: the session store (a stage of its own, [`store::stage()`]:
+//!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
+//!    revoked private cookies), and the opaque id.
+//! 4. [`web`]: pages, the JSON API, the cross-site write guard, error pages and bodies.
+//! 5. [`config`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
 //! start from it.
@@ -36,11 +38,13 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The app, configured from `figment` (tests and the Shuttle entry point pass their own).
-/// Each stage wires itself up; order matters only in that `config` comes first.
+/// Each stage wires itself up; order matters only in that `config` comes first and the
+/// store before the strategies that take it from Rocket state.
 pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(config::stage())
         .attach(instance::stage())
+        .attach(store::stage())
         .attach(strategy::global::stage())
         .attach(strategy::server_session::stage())
         .attach(strategy::cookie_session::stage())

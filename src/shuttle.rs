@@ -30,7 +30,7 @@ use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 use shuttle_runtime::SecretStore;
 
-use crate::store::postgres::SharedDatabase;
+use crate::store::SharedDatabase;
 
 /// The app as Shuttle runs it: configured from `Rocket.toml` and the secrets, with the shared
 /// database (its connection string) available to `session_store = "shuttle-postgres"`.

@@ -9,8 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Record, SessionStore, StoreError, Updated};
-use crate::clock::now_ms;
+use rocket::tokio::sync::mpsc;
+
+use super::epochs::FEED_BUFFER;
+use super::{Change, EpochStore, Feed, Record, SessionStore, StoreError, Updated};
+use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
@@ -22,11 +25,23 @@ pub struct MemoryStore {
     records: Mutex<HashMap<Key, Record>>,
     /// Private-cookie family -> (revocation epoch, forget after Unix ms).
     epochs: Mutex<HashMap<String, (u64, u64)>>,
+    /// Where raises are announced: only this process can make them, but the copy kept by
+    /// [`super::Revocations`] follows this store the way it follows a network one.
+    subscribers: Mutex<Vec<mpsc::Sender<Change>>>,
 }
 
 impl MemoryStore {
     pub fn new(lifetimes: Lifetimes) -> MemoryStore {
-        MemoryStore { lifetimes, records: Mutex::new(HashMap::new()), epochs: Mutex::new(HashMap::new()) }
+        MemoryStore {
+            lifetimes,
+            records: Mutex::new(HashMap::new()),
+            epochs: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn epochs(&self) -> MutexGuard<'_, HashMap<String, (u64, u64)>> {
+        self.epochs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn records(&self) -> MutexGuard<'_, HashMap<Key, Record>> {
@@ -73,6 +88,10 @@ impl SessionStore for MemoryStore {
         "memory"
     }
 
+    fn per_process(&self) -> bool {
+        true
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         let mut map = self.records();
         Ok(self.live(&mut map, &id.hash()).map(|record| record.clone()))
@@ -114,7 +133,6 @@ impl SessionStore for MemoryStore {
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = now_ms();
-        self.epochs.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (_, until)| *until > now);
         let mut map = self.records();
         let before = map.len();
         map.retain(|_, record| record.is_live(&self.lifetimes, now));
@@ -134,17 +152,54 @@ impl SessionStore for MemoryStore {
         let now = now_ms();
         Ok(self.records().values().filter(|r| r.is_live(&self.lifetimes, now)).count())
     }
+}
 
-    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
-        let epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+#[rocket::async_trait]
+impl EpochStore for MemoryStore {
+    async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
+        let epochs = self.epochs();
         Ok(epochs.get(family).filter(|(_, until)| *until > now_ms()).map_or(0, |(epoch, _)| *epoch))
     }
 
-    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
-        let until = now_ms().saturating_add(crate::clock::millis(ttl));
-        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = epochs.entry(family.to_owned()).or_insert((0, until));
-        *entry = (entry.0.max(epoch), until);
-        Ok(())
+    async fn raise(&self, family: &str, epoch: u64, ttl: Duration) -> Result<Change, StoreError> {
+        let until_ms = now_ms().saturating_add(clock::millis(ttl));
+        let stored = {
+            let mut epochs = self.epochs();
+            let entry = epochs.entry(family.to_owned()).or_insert((0, until_ms));
+            *entry = (entry.0.max(epoch), until_ms);
+            entry.0
+        };
+        let change = Change { family: family.to_owned(), epoch: stored, until_ms };
+        // A subscriber that is gone, or too far behind, loses its feed (and reloads).
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        subscribers.retain(|feed| feed.try_send(change.clone()).is_ok());
+        Ok(change)
+    }
+
+    async fn all(&self) -> Result<Vec<Change>, StoreError> {
+        let now = now_ms();
+        let epochs = self.epochs();
+        let live = epochs.iter().filter(|(_, (_, until))| *until > now);
+        Ok(live
+            .map(|(family, (epoch, until))| Change {
+                family: family.clone(),
+                epoch: *epoch,
+                until_ms: *until,
+            })
+            .collect())
+    }
+
+    async fn subscribe(&self) -> Result<Feed, StoreError> {
+        let (sender, feed) = mpsc::channel(FEED_BUFFER);
+        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(sender);
+        Ok(feed)
+    }
+
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let mut epochs = self.epochs();
+        let before = epochs.len();
+        epochs.retain(|_, (_, until)| *until > now);
+        Ok(before - epochs.len())
     }
 }

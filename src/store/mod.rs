@@ -1,13 +1,18 @@
-//! Where server-side sessions live: the [`SessionStore`] trait and its implementations.
+//! Where server-side state lives: the session store and the revocation epochs of private
+//! cookies, behind two small traits, opened once by [`stage()`] and handed out as Rocket state.
 //!
-//! A store maps a session id to a [`Record`] (the visitor's list plus two timestamps) and
-//! enforces the [`Lifetimes`] it was built with: a record not seen for `idle`, or older than
-//! `max`, is gone as far as every method is concerned, and `purge_expired` frees it.
-//! Records are keyed by [`SessionId::storage_key`], never by the id itself.
+//! - [`SessionStore`] maps a session id to a [`Record`] (the visitor's list plus two
+//!   timestamps) and enforces the [`Lifetimes`] it was built with: a record not seen for
+//!   `idle`, or older than `max`, is gone as far as every method is concerned, and
+//!   `purge_expired` frees it. Records are keyed by [`SessionId::storage_key`], never by the id.
+//! - [`EpochStore`] keeps one number per private-cookie family ("sign out everywhere" raises
+//!   it) and tells every instance when one rises; [`Revocations`] is this process's copy of
+//!   them, so reading a private cookie asks no one.
 //!
-//! The trait is async and fallible because real stores (Redis, Postgres) are across a network
-//! and can be down; `update` takes the operation rather than a new list so that each backend
-//! can apply it atomically, and two requests writing the same session never lose an update.
+//! The traits are async and fallible because real stores (Redis, Postgres) are across a
+//! network and can be down; `update` takes the operation rather than a new list so that each
+//! backend can apply it atomically, and two requests writing the same session never lose an
+//! update. Every backend implements both traits:
 //!
 //! | backend                | `session_store`                  | survives a restart | shared by instances |
 //! |------------------------|----------------------------------|--------------------|---------------------|
@@ -19,15 +24,20 @@
 //! A network store never holds up a request for long: every call gives up after [`TIMEOUT`]
 //! with a [`StoreError`], which the app answers with 503. Nothing falls back to memory.
 
+pub mod epochs;
 pub mod memory;
 pub mod postgres;
 pub mod redis;
+pub mod revocations;
+pub mod stage;
+
+pub use epochs::{Change, EpochStore, Feed};
+pub use revocations::Revocations;
+pub use stage::{open, stage, Backend, Records, SharedDatabase};
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock;
 use crate::config::Lifetimes;
 use crate::item::{ItemList, ListError, Op};
 use crate::session_id::SessionId;
@@ -49,9 +59,7 @@ impl Record {
 
     /// The moment this record stops existing: the earlier of the idle and absolute deadlines.
     pub fn expires_ms(&self, lifetimes: &Lifetimes) -> u64 {
-        let idle = self.seen_ms.saturating_add(clock::millis(lifetimes.idle));
-        let absolute = self.created_ms.saturating_add(clock::millis(lifetimes.max));
-        idle.min(absolute)
+        lifetimes.deadline_ms(self.created_ms, self.seen_ms)
     }
 
     pub fn is_live(&self, lifetimes: &Lifetimes, now_ms: u64) -> bool {
@@ -122,6 +130,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// A short name for the page and `/api/inspect` (`memory`, `redis`, `postgres`).
     fn backend(&self) -> &'static str;
 
+    /// Whether the sessions live in this process only (gone on restart, not shared by other
+    /// instances), as the memory store's do.
+    fn per_process(&self) -> bool {
+        false
+    }
+
     /// Checks that the store answers (for `/healthz`); a network store also uses it to connect
     /// and, for Postgres, to bring the schema up to date. Memory is always reachable.
     async fn ping(&self) -> Result<(), StoreError> {
@@ -129,12 +143,13 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 
     /// The live record for `id`, or `None`. A successful load counts as a visit: it moves
-    /// the idle deadline (never the absolute one). A store may skip that write while the last
-    /// recorded visit is younger than [`Lifetimes::refresh_after`] (Postgres does, to keep
-    /// reads from being commits).
+    /// the idle deadline (never the absolute one). A network store skips that write while the
+    /// last recorded visit is younger than [`Lifetimes::refresh_after`], so that most reads are
+    /// one plain lookup (for Postgres, not a commit; for Redis, not a script).
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError>;
 
     /// Stores a new session holding `items` under `id`, which the caller has just generated.
+    /// Every session starts here, so a rule about how many may exist belongs here too.
     async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError>;
 
     /// Applies `op` to the session's list atomically: when several updates to one session
@@ -153,74 +168,4 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many live sessions the store holds.
     async fn count(&self) -> Result<usize, StoreError>;
-
-    /// The revocation epoch of a private-cookie family (the random `sid` inside the cookie):
-    /// cookies sealed with an older epoch are revoked. 0 for a family never revoked.
-    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError>;
-
-    /// Raises the family's epoch to `epoch` (never lowers it), kept for `ttl`: after that,
-    /// every cookie it could revoke has expired anyway.
-    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError>;
-}
-
-/// Opens the store that the `session_store` setting names. Network stores connect lazily, so
-/// this never waits for (or fails on) a store that is down; only a value that names no
-/// backend, or a URL that does not parse, is an error, and its message says what is accepted.
-/// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`.
-pub fn open(
-    setting: &str,
-    lifetimes: Lifetimes,
-    shared: Option<&postgres::SharedDatabase>,
-) -> Result<Arc<dyn SessionStore>, String> {
-    let scheme = setting.split_once("://").map_or(setting, |(scheme, _)| scheme);
-    let store: Arc<dyn SessionStore> = match scheme {
-        "memory" if setting == "memory" => Arc::new(memory::MemoryStore::new(lifetimes)),
-        "redis" | "rediss" => Arc::new(redis::RedisStore::new(setting, lifetimes)?),
-        "postgres" | "postgresql" => Arc::new(postgres::PostgresStore::new(setting, lifetimes)?),
-        "shuttle-postgres" if setting == scheme => match shared {
-            Some(database) => Arc::new(postgres::PostgresStore::new(&database.0, lifetimes)?),
-            None => return Err(SHUTTLE_ONLY.into()),
-        },
-        // Only the scheme is echoed: the rest of a URL may hold a password.
-        _ => return Err(format!("`session_store` must be {ACCEPTED}, not `{scheme}...`")),
-    };
-    Ok(store)
-}
-
-const ACCEPTED: &str = "`memory`, a `redis://` or `rediss://` URL, a `postgres://` URL, \
-or (on Shuttle) `shuttle-postgres`";
-
-const SHUTTLE_ONLY: &str = "`session_store = \"shuttle-postgres\"` uses the database Shuttle \
-provides, so it works only under `cargo shuttle run` or on Shuttle; elsewhere use a \
-`postgres://` URL";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIFETIMES: Lifetimes = Lifetimes { idle: Duration::from_secs(60), max: Duration::from_secs(60) };
-
-    fn refused(setting: &str) -> String {
-        open(setting, LIFETIMES, None).err().unwrap_or_else(|| panic!("{setting} was accepted"))
-    }
-
-    #[test]
-    fn a_setting_that_names_no_backend_is_refused_without_echoing_secrets() {
-        let message = refused("mysql://user:hunter2@db/app");
-        assert!(message.contains("`memory`") && message.contains("redis://"), "{message}");
-        assert!(!message.contains("hunter2"), "{message}");
-        for bad in ["", "Memory", "memory://x", "redis//host", "shuttle-postgres://x"] {
-            refused(bad);
-        }
-        assert!(refused("shuttle-postgres").contains("Shuttle"));
-    }
-
-    #[rocket::async_test]
-    async fn network_stores_open_without_connecting() {
-        for setting in
-            ["memory", "redis://127.0.0.1:1", "rediss://127.0.0.1:1/0", "postgres://u@127.0.0.1:1/db"]
-        {
-            assert!(open(setting, LIFETIMES, None).is_ok(), "{setting}");
-        }
-    }
 }

@@ -14,8 +14,6 @@
 //!   keep working; an unknown, expired or malformed id is never adopted, a write gets a
 //!   fresh one (no session fixation).
 
-use std::sync::Arc;
-
 use rocket::fairing::AdHoc;
 use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
@@ -26,12 +24,11 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::postgres::SharedDatabase;
-use crate::store::{self, Record, SessionStore, Updated};
+use crate::store::{Record, Records, SessionStore, Updated};
 
-/// The store and the rules for its cookie, managed by [`stage`].
+/// The rules for the session cookie, managed by [`stage`]. The store itself is the store
+/// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
 pub struct Sessions {
-    pub store: Arc<dyn SessionStore>,
     pub lifetimes: Lifetimes,
     pub policy: CookiePolicy,
     pub cookie_name: String,
@@ -43,67 +40,12 @@ pub fn stage() -> AdHoc {
             log::error!("no app configuration: it failed to load (see the error above)");
             return Err(rocket);
         };
-        let shared = rocket.state::<SharedDatabase>();
-        let store = match store::open(&config.session_store, config.lifetimes(), shared) {
-            Ok(store) => store,
-            Err(message) => {
-                log::error!("{message}");
-                return Err(rocket);
-            }
-        };
-        log::info!("session store: {}", store.backend());
         let sessions = Sessions {
-            store: store.clone(),
             lifetimes: config.lifetimes(),
             policy: config.cookies(),
             cookie_name: config.cookies().name("session_id"),
         };
-        Ok(rocket
-            .manage(sessions)
-            .attach(check_at_start(store.clone()))
-            .attach(purge_in_background(store, config.lifetimes())))
-    })
-}
-
-/// Reaches the store once as the server starts (connecting, and for Postgres migrating),
-/// without holding up the launch: a store that is down is logged here, reported by
-/// `/healthz`, and retried by the next request that needs it.
-fn check_at_start(store: Arc<dyn SessionStore>) -> AdHoc {
-    AdHoc::on_liftoff("Session store check", move |_| {
-        Box::pin(async move {
-            rocket::tokio::spawn(async move {
-                match store.ping().await {
-                    Ok(()) => log::info!("session store {} is reachable", store.backend()),
-                    Err(e) => log::warn!("{e}; server-side sessions answer 503 until it is back"),
-                }
-            });
-        })
-    })
-}
-
-/// Frees expired sessions periodically, so the store's size stays bounded by the live ones.
-/// The task ends when the server shuts down.
-fn purge_in_background(store: Arc<dyn SessionStore>, lifetimes: Lifetimes) -> AdHoc {
-    let every =
-        (lifetimes.idle / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
-    AdHoc::on_liftoff("Session purge", move |rocket| {
-        let shutdown = rocket.shutdown();
-        Box::pin(async move {
-            rocket::tokio::spawn(async move {
-                let mut ticks = rocket::tokio::time::interval(every);
-                rocket::tokio::pin!(shutdown);
-                loop {
-                    rocket::tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = ticks.tick() => match store.purge_expired().await {
-                            Ok(0) => {}
-                            Ok(n) => log::info!("purged {n} expired sessions"),
-                            Err(e) => log::warn!("purging expired sessions failed: {e}"),
-                        },
-                    }
-                }
-            });
-        })
+        Ok(rocket.manage(sessions))
     })
 }
 
@@ -111,6 +53,7 @@ fn purge_in_background(store: Arc<dyn SessionStore>, lifetimes: Lifetimes) -> Ad
 /// if well-formed) and the store to look it up in. Nothing is loaded until asked.
 pub struct ServerSession<'r> {
     sessions: &'r Sessions,
+    store: &'r Records,
     jar: &'r CookieJar<'r>,
     sent: Option<String>,
     id: Option<SessionId>,
@@ -121,19 +64,20 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let Some(sessions) = request.rocket().state::<Sessions>() else {
-            return super::missing_state("server_session::stage()");
+        let rocket = request.rocket();
+        let (Some(sessions), Some(store)) = (rocket.state::<Sessions>(), rocket.state::<Records>()) else {
+            return super::missing_state("server_session::stage() and store::stage()");
         };
         let jar = request.cookies();
         let sent = jar.get(&sessions.cookie_name).map(|c| c.value().to_owned());
         let id = sent.as_deref().and_then(SessionId::parse);
-        request::Outcome::Success(ServerSession { sessions, jar, sent, id })
+        request::Outcome::Success(ServerSession { sessions, store, jar, sent, id })
     }
 }
 
 impl ServerSession<'_> {
-    pub fn store(&self) -> &dyn SessionStore {
-        self.sessions.store.as_ref()
+    fn store(&self) -> &dyn SessionStore {
+        &**self.store
     }
 
     /// The live record behind the visitor's cookie, if there is one.
@@ -175,11 +119,12 @@ impl ServerSession<'_> {
         self.jar.add(super::cookie(&s.cookie_name, id.expose().to_owned(), s.policy, s.lifetimes.max));
     }
 
-    /// What the page says about an id the store does not know. A memory store cannot tell an
-    /// expired session from one that lives in another process, so it names both.
+    /// What the page says about an id the store does not know. A store in this process's
+    /// memory cannot tell an expired session from one that lives in another process, so it
+    /// names both.
     fn unknown_id_notice(&self) -> String {
         let end = "Your next change starts a new one.";
-        if self.store().backend() == "memory" {
+        if self.store().per_process() {
             format!(
                 "This server does not know your session id: your server-side session has expired or \
                  ended, or it is kept in the memory of another process (a server that restarted, or \

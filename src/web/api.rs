@@ -6,12 +6,13 @@ use rocket::serde::json::{self, Json};
 use rocket::{Route, State};
 use serde::{Deserialize, Serialize};
 
+use super::error::ApiError;
 use super::origin::SameOrigin;
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
 use crate::secret::SecretKeys;
-use crate::strategy::server_session::Sessions;
+use crate::store::{Records, Revocations};
 use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
 
 pub fn routes() -> Vec<Route> {
@@ -114,7 +115,24 @@ struct Inspect {
     /// `null` when the session store could not be read (see `store.error`).
     server_session: Option<View>,
     cookie_session: Option<View>,
+    revocation: RevocationInfo,
     keys: KeyInfo,
+}
+
+/// How current this instance's copy of the revoked private-cookie families is.
+#[derive(Serialize)]
+struct RevocationInfo {
+    /// The store's change feed is connected: a sign-out anywhere is seen here within a second.
+    live: bool,
+    /// When the copy was last known complete (RFC 3339; now while `live`); `null` if never.
+    confirmed_at: Option<String>,
+}
+
+impl RevocationInfo {
+    fn of(revocations: &Revocations) -> RevocationInfo {
+        let (live, at) = revocations.status();
+        RevocationInfo { live, confirmed_at: (at > 0).then(|| crate::clock::format_ms(at)) }
+    }
 }
 
 /// Key rotation at a glance: once `old_key_reads` stops growing, the previous keys can go.
@@ -138,11 +156,13 @@ async fn inspect(
     strategies: Strategies<'_>,
     instance: &State<Instance>,
     keys: &State<SecretKeys>,
+    store: &State<Records>,
+    revocations: &State<std::sync::Arc<Revocations>>,
     jar: &CookieJar<'_>,
 ) -> ApiResult<Json<Inspect>> {
-    let store = strategies.server.store();
-    // Three store calls (count, session, revocation epoch) at once: with a store that does
-    // not answer, the page waits for one timeout, not three in a row.
+    // Up to three store calls (count, session, and a revocation epoch while this instance's
+    // copy is not current) at once: with a store that does not answer, the page waits for
+    // one timeout, not three in a row.
     let (count, global, server_session, cookie_session) = rocket::tokio::join!(
         store.count(),
         strategies.global.view(),
@@ -167,6 +187,7 @@ async fn inspect(
         global,
         server_session,
         cookie_session,
+        revocation: RevocationInfo::of(revocations),
         keys: KeyInfo {
             previous_keys: keys.previous.len(),
             old_key_reads: strategies.cookie.old_key_reads(),
@@ -195,8 +216,7 @@ struct StoreHealth {
 }
 
 #[rocket::get("/healthz")]
-async fn healthz(sessions: &State<Sessions>) -> (Status, Json<Health>) {
-    let store = sessions.store.as_ref();
+async fn healthz(store: &State<Records>) -> (Status, Json<Health>) {
     let up = match store.ping().await {
         Ok(()) => true,
         Err(e) => {

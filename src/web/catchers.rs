@@ -7,7 +7,7 @@ use rocket::{Catcher, Either, Request};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use crate::error::{ApiError, RefusalReason};
+use super::error::{ApiError, RefusalReason};
 
 pub fn catchers() -> Vec<Catcher> {
     rocket::catchers![default]

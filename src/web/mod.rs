@@ -1,8 +1,9 @@
 //! Everything HTTP: pages, the JSON API, the guard against cross-site writes, response
-//! headers, error pages and the stylesheet. [`stage`] wires it all up.
+//! headers, error pages and bodies, and the stylesheet. [`stage`] wires it all up.
 
 pub mod api;
 pub mod catchers;
+pub mod error;
 pub mod headers;
 pub mod origin;
 pub mod pages;

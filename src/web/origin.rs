@@ -11,7 +11,7 @@
 use rocket::http::Status;
 use rocket::request::{self, FromRequest, Request};
 
-use crate::error::RefusalReason;
+use super::error::RefusalReason;
 
 pub struct SameOrigin;
 

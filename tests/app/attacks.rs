@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::helpers::{figment, flip_one_char, OTHER_KEY};
-use crate::real_server::{Reply, Server};
+use crate::support::http::Reply;
+use crate::support::server::Server;
+use crate::support::visitor::{figment, flip_one_char, OTHER_KEY};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 

@@ -1,142 +1,13 @@
-//! The Redis and Postgres stores: the shared contract (see `store.rs`) plus what only a real
-//! store can show (keys are hashes). Also the helpers every backend test uses to find its
-//! server and keep out of the way of the others.
-//!
-//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`. When
-//! the variable is unset the test prints `SKIPPED: ...` and passes, so `cargo test` works on
-//! a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI sets) it fails instead.
+//! The Redis and Postgres stores: the shared contracts (see `store.rs`) plus what only a real
+//! store can show (keys are hashes, reads that write nothing, migrations that take turns).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use rand::Rng;
-use server_side_sessions::config::Lifetimes;
 use server_side_sessions::item::{Item, ItemList, Op};
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::postgres::PostgresStore;
-use server_side_sessions::store::redis::RedisStore;
-use server_side_sessions::store::SessionStore;
-use sqlx::Connection;
+use server_side_sessions::store::{Backend, SessionStore};
 
 use crate::store::{conformance, LONG};
-
-/// The URL in `var`, or `None` after saying which test is skipped (or failing, when
-/// `REQUIRE_BACKENDS=1`).
-pub fn backend_url(var: &str, what: &str) -> Option<String> {
-    if let Ok(url) = std::env::var(var) {
-        if !url.trim().is_empty() {
-            return Some(url);
-        }
-    }
-    let test = std::thread::current().name().unwrap_or("a backend test").to_owned();
-    if std::env::var("REQUIRE_BACKENDS").is_ok_and(|v| v == "1") {
-        panic!("{test} needs {what}: set {var} (REQUIRE_BACKENDS=1 forbids skipping)");
-    }
-    // Straight to the process's stderr: libtest would swallow `eprintln!` of a passing test.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: needs {what} (set {var})");
-    None
-}
-
-pub fn redis_url() -> Option<String> {
-    backend_url("REDIS_URL", "Redis")
-}
-
-pub fn database_url() -> Option<String> {
-    backend_url("DATABASE_URL", "Postgres")
-}
-
-/// A name no other test (or earlier run) uses: tests share the servers and run in parallel.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{:016x}", rand::rng().random::<u64>())
-}
-
-/// Throwaway Postgres schemas: each gets its own `sessions` table through `search_path`,
-/// so tests (and the migrations they run) never see each other's rows. Dropped when the
-/// `Schemas` is, even if the test failed; schemas that an aborted run left behind are
-/// swept by a later run once they are an hour old (their name says when they were made).
-pub struct Schemas {
-    base: String,
-    made: Mutex<Vec<String>>,
-}
-
-const SCHEMA_PREFIX: &str = "sss_test_";
-
-impl Schemas {
-    pub fn new(base: &str) -> Schemas {
-        Schemas { base: base.to_owned(), made: Mutex::new(Vec::new()) }
-    }
-
-    /// Creates a fresh schema and returns a URL whose connections use it.
-    pub async fn fresh(&self) -> String {
-        let mut connection = sqlx::PgConnection::connect(&self.base).await.expect("DATABASE_URL reachable");
-        let now = server_side_sessions::clock::now_ms() / 1000;
-        let existing: Vec<String> =
-            sqlx::query_scalar("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1")
-                .bind(format!("{SCHEMA_PREFIX}%"))
-                .fetch_all(&mut connection)
-                .await
-                .expect("list schemas");
-        for stale in existing.iter().filter(|name| made_at(name).is_some_and(|at| at + 3600 < now)) {
-            let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {stale} CASCADE"))
-                .execute(&mut connection)
-                .await;
-        }
-        let name = format!("{SCHEMA_PREFIX}{now}_{}", unique(""));
-        sqlx::raw_sql(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut connection)
-            .await
-            .expect("create schema");
-        self.made.lock().unwrap().push(name.clone());
-        let separator = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{separator}options=-c%20search_path%3D{name}", self.base)
-    }
-}
-
-/// The Unix second a test schema was made, from its name.
-fn made_at(name: &str) -> Option<u64> {
-    name.strip_prefix(SCHEMA_PREFIX)?.split('_').next()?.parse().ok()
-}
-
-impl Drop for Schemas {
-    fn drop(&mut self) {
-        let names: Vec<String> =
-            self.made.lock().map(|mut made| made.drain(..).collect()).unwrap_or_default();
-        if names.is_empty() {
-            return;
-        }
-        // Drop cannot await, and may run inside the test's runtime: use a runtime of its own.
-        let base = self.base.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let mut connection = sqlx::PgConnection::connect(&base).await.ok()?;
-                for name in names {
-                    let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&mut connection)
-                        .await;
-                }
-                connection.close().await.ok()
-            })
-        });
-        let _ = cleanup.join();
-    }
-}
-
-fn redis_store(url: &str, lifetimes: Lifetimes) -> RedisStore {
-    RedisStore::with_prefix(url, lifetimes, &unique("test:")).expect("valid REDIS_URL")
-}
-
-/// A Postgres store on a fresh schema, migrated. The first call migrates, and on a busy
-/// machine (tests migrate in parallel, one at a time under sqlx's lock) that can take longer
-/// than one call's timeout; waiting for it here is setup, like waiting for a server to start.
-async fn postgres_store(schemas: &Schemas, lifetimes: Lifetimes) -> PostgresStore {
-    let store = PostgresStore::new(&schemas.fresh().await, lifetimes).expect("valid DATABASE_URL");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Err(e) = store.ping().await {
-        assert!(std::time::Instant::now() < deadline, "Postgres never became ready: {e}");
-    }
-    store
-}
+use crate::support::backends::{database_url, postgres_store, redis_store, redis_url, Schemas};
 
 fn one_item() -> ItemList {
     let mut items = ItemList::default();
@@ -149,7 +20,7 @@ async fn redis_store_conformance() {
     let Some(url) = redis_url() else { return };
     conformance(|lifetimes| {
         let url = url.clone();
-        async move { Arc::new(redis_store(&url, lifetimes)) as Arc<dyn SessionStore> }
+        async move { Backend::of(redis_store(&url, lifetimes)) }
     })
     .await;
 }
@@ -160,7 +31,7 @@ async fn postgres_store_conformance() {
     let schemas = Schemas::new(&url);
     conformance(|lifetimes| {
         let schemas = &schemas;
-        async move { Arc::new(postgres_store(schemas, lifetimes).await) as Arc<dyn SessionStore> }
+        async move { Backend::of(postgres_store(schemas, lifetimes).await) }
     })
     .await;
 }
@@ -197,6 +68,41 @@ async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains(&id.storage_key()) && rows[0].contains("secret"), "{rows:?}");
     assert!(!rows[0].contains(id.expose()), "the raw id is in the table: {rows:?}");
+}
+
+/// As with Postgres below: a read of a session visited less than `refresh_after` ago is one
+/// plain `HMGET` that changes nothing (same `seen_ms`, same deadline); a read of an older
+/// visit moves both to now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_reads_write_only_when_the_visit_is_stale() {
+    let Some(url) = redis_url() else { return };
+    let store = redis_store(&url, LONG);
+    let id = SessionId::generate();
+    store.create(&id, one_item()).await.unwrap();
+    let mut raw =
+        redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let key = store.key(&id);
+    let state = |raw: &mut redis::aio::MultiplexedConnection| {
+        let (key, mut raw) = (key.clone(), raw.clone());
+        async move {
+            let seen: i64 = redis::cmd("HGET").arg(&key).arg("seen_ms").query_async(&mut raw).await.unwrap();
+            let deadline: i64 = redis::cmd("PEXPIRETIME").arg(&key).query_async(&mut raw).await.unwrap();
+            (seen, deadline)
+        }
+    };
+    let created = state(&mut raw).await;
+    for _ in 0..3 {
+        assert_eq!(store.load(&id).await.unwrap().expect("live").seen_ms as i64, created.0);
+    }
+    assert_eq!(state(&mut raw).await, created, "fresh reads wrote nothing");
+
+    let stale = created.0 - 2 * 60_000;
+    let _: () = redis::cmd("HSET").arg(&key).arg("seen_ms").arg(stale).query_async(&mut raw).await.unwrap();
+    let loaded = store.load(&id).await.unwrap().expect("still live");
+    let (seen, deadline) = state(&mut raw).await;
+    assert!(seen > stale + 60_000 && loaded.seen_ms as i64 == seen, "a stale visit moves to now");
+    assert_eq!(deadline, seen + 600_000, "and the idle deadline with it");
+    store.destroy(&id).await.unwrap();
 }
 
 /// A read moves the idle deadline only when the last visit is older than `refresh_after`
@@ -250,13 +156,13 @@ async fn postgres_migrations_are_safe_when_instances_start_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuttle_postgres_uses_the_database_the_platform_hands_over() {
     use rocket::http::{ContentType, Status};
-    use server_side_sessions::store::postgres::SharedDatabase;
+    use server_side_sessions::store::SharedDatabase;
 
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
     let handed_over = schemas.fresh().await;
     let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy(&handed_over).unwrap();
-    let figment = crate::helpers::figment().merge(("session_store", "shuttle-postgres"));
+    let figment = crate::support::visitor::figment().merge(("session_store", "shuttle-postgres"));
     let rocket = server_side_sessions::build(figment).manage(SharedDatabase(handed_over));
     let client = rocket::local::asynchronous::Client::tracked(rocket).await.expect("launches");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

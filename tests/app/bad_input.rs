@@ -3,7 +3,7 @@
 use rocket::http::{ContentType, Header, Status};
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::App;
+use crate::support::visitor::App;
 
 #[tokio::test]
 async fn malformed_api_requests_get_a_clear_4xx_and_change_nothing() {

@@ -3,7 +3,7 @@
 use rocket::http::Status;
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::{figment, flip_one_char, App, KEY, OTHER_KEY};
+use crate::support::visitor::{figment, flip_one_char, App, KEY, OTHER_KEY};
 
 const C: Slug = Slug::CookieSession;
 

@@ -3,7 +3,7 @@
 use rocket::http::Status;
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::App;
+use crate::support::visitor::App;
 
 #[tokio::test]
 async fn two_visitors_share_the_global_list_but_not_their_sessions() {

@@ -3,9 +3,10 @@
 //! and follows the visitor to any instance; the global list never does; the private cookie
 //! works on any instance that has the same secret key.
 
-use crate::backends::{database_url, redis_url, Schemas};
-use crate::helpers::{KEY, OTHER_KEY};
-use crate::processes::{add, get, items, json, list, AppProcess};
+use crate::support::backends::{database_url, redis_url, Schemas};
+use crate::support::http::{add, get, items, json, list};
+use crate::support::processes::AppProcess;
+use crate::support::visitor::{KEY, OTHER_KEY};
 
 const SERVER: &str = "server-session";
 

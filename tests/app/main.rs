@@ -2,11 +2,9 @@
 //! client, plus a few against the real server over TCP. Shared rules are written once and
 //! run against all three strategies. The session-store contract runs against memory,
 //! Redis and Postgres; tests that need a real Redis or Postgres read `REDIS_URL` and
-//! `DATABASE_URL` (see `backends.rs`), and say `SKIPPED` when those are not set.
+//! `DATABASE_URL` (see `support/backends.rs`), and say `SKIPPED` when those are not set.
 
-mod helpers;
-mod processes;
-mod proxy;
+mod support;
 
 mod attacks;
 mod backends;
@@ -17,6 +15,7 @@ mod instances;
 mod outages;
 mod platform;
 mod real_server;
+mod revocation;
 mod rules;
 mod security;
 mod server_session;

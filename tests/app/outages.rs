@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use server_side_sessions::session_id::SessionId;
 use tokio::net::TcpListener;
 
-use crate::backends::{database_url, redis_url, Schemas};
-use crate::helpers::figment;
-use crate::processes::{add, get, items, json, list, wait_healthy};
-use crate::proxy::{reroute, Proxy};
-use crate::real_server::{Reply, Server};
+use crate::support::backends::{database_url, redis_url, Schemas};
+use crate::support::http::{add, get, items, json, list, Reply};
+use crate::support::processes::wait_healthy;
+use crate::support::proxy::{reroute, Proxy};
+use crate::support::server::Server;
+use crate::support::visitor::figment;
 
 const SERVER: &str = "server-session";
 /// What "a bounded time" means in these tests: the store timeout is 2 s.
@@ -69,6 +70,26 @@ async fn assert_store_down(server: &Server, backend: &str, session_cookie: &str)
     let inspect = json(&inspect);
     assert!(inspect["store"]["error"].is_string() && inspect["server_session"].is_null(), "{inspect}");
     assert_eq!(inspect["cookie_session"]["items"], serde_json::json!(["still works"]), "{inspect}");
+    // Revocations cannot be confirmed without the store, and both the page and the API say so.
+    assert_eq!(inspect["revocation"]["live"], false, "{inspect}");
+    let notice = inspect["cookie_session"]["notice"].as_str().unwrap_or_default();
+    assert!(notice.contains("revocation could not be checked"), "{inspect}");
+    let page = get(server.port, "/cookie-session", Some(&sealed)).await;
+    assert!(page.body.contains("revocation could not be checked"), "{}", page.body);
+    let confirmed = ["has not been confirmed since this instance started", "was last confirmed complete at"];
+    assert!(confirmed.iter().any(|when| page.body.contains(when)), "the page says since when: {}", page.body);
+}
+
+/// Waits until the instance's copy of the revocations follows the store again.
+async fn wait_revocations_live(server: &Server) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let inspect = json(&get(server.port, "/api/inspect", None).await);
+        if inspect["revocation"]["live"] == true || Instant::now() > deadline {
+            return inspect["revocation"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A port that accepts connections and never answers: the worst kind of store outage.
@@ -117,6 +138,8 @@ async fn outage_and_recovery(url: &str, backend: &str) {
     let proxy = Proxy::start(&target).await;
     let server = start(&reroute(url, proxy.port).1).await;
     wait_healthy(server.port).await;
+    let before = wait_revocations_live(&server).await;
+    assert_eq!(before["live"], true, "{before}");
     let created = add(server.port, SERVER, "stored before", None).await;
     assert_eq!(created.status, 201, "{created:?}");
     let session = created.cookie().expect("a session cookie");
@@ -136,6 +159,8 @@ async fn outage_and_recovery(url: &str, backend: &str) {
     };
     assert_eq!(items(&back), ["stored before"], "intact, and the add during the outage was not kept");
     assert_eq!(get(server.port, "/healthz", None).await.status, 200);
+    let revocation = wait_revocations_live(&server).await;
+    assert_eq!(revocation["live"], true, "the revocation copy follows the store again: {revocation}");
     assert_eq!(add(server.port, SERVER, "after", Some(&session)).await.status, 201);
 }
 

@@ -4,7 +4,7 @@ use rocket::http::Status;
 use server_side_sessions::item::MAX_ITEMS;
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::App;
+use crate::support::visitor::App;
 
 #[tokio::test]
 async fn add_list_remove_clear_through_the_api() {

@@ -3,7 +3,7 @@
 use rocket::http::{Method, Status};
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::{figment, App};
+use crate::support::visitor::{figment, App};
 
 #[tokio::test]
 async fn cookies_are_httponly_lax_and_path_root() {
@@ -114,7 +114,7 @@ async fn release_profile_refuses_to_start_without_a_secret_key() {
 
     let with_key = rocket::Config::figment()
         .select("release")
-        .merge(("secret_key", crate::helpers::KEY))
+        .merge(("secret_key", crate::support::visitor::KEY))
         .merge(("log_level", "off"));
     let app = App::with(with_key).await;
     let resp = app.visitor().add(Slug::CookieSession, "x").await;

@@ -4,7 +4,7 @@ use rocket::http::Status;
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::strategy::Slug;
 
-use crate::helpers::{figment, App};
+use crate::support::visitor::{figment, App};
 
 const S: Slug = Slug::ServerSession;
 

@@ -1,4 +1,5 @@
-//! The session-store contract, written once. Each backend runs [`conformance`].
+//! The store's two contracts, written once: session records ([`SessionStore`]) and
+//! revocation epochs ([`EpochStore`]). Each backend runs [`conformance`], which runs both.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use server_side_sessions::config::Lifetimes;
 use server_side_sessions::item::{Item, ItemList, ListError, Op};
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::memory::MemoryStore;
-use server_side_sessions::store::{SessionStore, Updated};
+use server_side_sessions::store::{Backend, EpochStore, SessionStore, Updated};
 
 fn add(text: &str) -> Op {
     Op::Add(Item::parse(text).unwrap())
@@ -30,41 +31,80 @@ pub const LONG: Lifetimes = Lifetimes { idle: Duration::from_secs(600), max: Dur
 /// Long enough that loads 600 ms apart keep a session alive even on a loaded CI machine.
 const SHORT: Lifetimes = Lifetimes { idle: Duration::from_millis(1600), max: Duration::from_secs(3600) };
 
-/// Runs the whole contract against stores made by `make`, a fresh (empty) store each time.
+/// Runs both contracts against stores made by `make`, a fresh (empty) store each time.
 pub async fn conformance<F, Fut>(make: F)
 where
     F: Fn(Lifetimes) -> Fut,
-    Fut: Future<Output = Arc<dyn SessionStore>>,
+    Fut: Future<Output = Backend>,
 {
-    unknown_ids_are_absent(make(LONG).await).await;
-    create_load_update_destroy(make(LONG).await).await;
-    refused_updates_change_nothing(make(LONG).await).await;
-    concurrent_updates_are_all_kept(make(LONG).await).await;
-    a_clear_racing_adds_never_brings_items_back(make(LONG).await).await;
-    rotate_moves_and_kills(make(LONG).await).await;
-    expiry_and_purge(make(SHORT).await).await;
-    cookie_epochs_only_rise_and_expire(make(LONG).await).await;
+    let records = |lifetimes| {
+        let made = make(lifetimes);
+        async move { made.await.records }
+    };
+    unknown_ids_are_absent(records(LONG).await).await;
+    create_load_update_destroy(records(LONG).await).await;
+    refused_updates_change_nothing(records(LONG).await).await;
+    concurrent_updates_are_all_kept(records(LONG).await).await;
+    a_clear_racing_adds_never_brings_items_back(records(LONG).await).await;
+    rotate_moves_and_kills(records(LONG).await).await;
+    expiry_and_purge(records(SHORT).await).await;
+
+    epochs_only_rise_and_expire(make(LONG).await).await;
+    all_lists_every_kept_epoch(make(LONG).await.epochs).await;
+    the_feed_announces_every_raise(make(LONG).await.epochs).await;
 }
 
-async fn cookie_epochs_only_rise_and_expire(store: Arc<dyn SessionStore>) {
-    let family = format!("{:032x}", rand_family());
-    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 0, "never revoked");
-    store.raise_cookie_epoch(&family, 2, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 2);
-    store.raise_cookie_epoch(&family, 1, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(store.cookie_epoch(&family).await.unwrap(), 2, "never lowered");
-    assert_eq!(store.count().await.unwrap(), 0, "epochs are not sessions");
-    let short = format!("{family}-short");
-    store.raise_cookie_epoch(&short, 5, Duration::from_millis(300)).await.unwrap();
-    assert_eq!(store.cookie_epoch(&short).await.unwrap(), 5);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    store.purge_expired().await.unwrap();
-    assert_eq!(store.cookie_epoch(&short).await.unwrap(), 0, "forgotten after its ttl");
-}
-
-fn rand_family() -> u128 {
+fn family() -> String {
     let id = SessionId::generate();
-    u128::from_le_bytes(id.hash()[..16].try_into().unwrap())
+    format!("{:032x}", u128::from_le_bytes(id.hash()[..16].try_into().unwrap()))
+}
+
+async fn epochs_only_rise_and_expire(store: Backend) {
+    let (epochs, family) = (store.epochs, family());
+    assert_eq!(epochs.epoch(&family).await.unwrap(), 0, "never revoked");
+    assert_eq!(epochs.raise(&family, 2, Duration::from_secs(60)).await.unwrap().epoch, 2);
+    assert_eq!(epochs.epoch(&family).await.unwrap(), 2);
+    assert_eq!(epochs.raise(&family, 1, Duration::from_secs(60)).await.unwrap().epoch, 2, "never lowered");
+    assert_eq!(epochs.epoch(&family).await.unwrap(), 2, "never lowered");
+    assert_eq!(store.records.count().await.unwrap(), 0, "epochs are not sessions");
+    let short = format!("{family}-short");
+    epochs.raise(&short, 5, Duration::from_millis(300)).await.unwrap();
+    assert_eq!(epochs.epoch(&short).await.unwrap(), 5);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(epochs.epoch(&short).await.unwrap(), 0, "forgotten after its ttl");
+    assert_eq!(epochs.purge_expired().await.unwrap(), 1, "and purged");
+    assert_eq!(epochs.epoch(&family).await.unwrap(), 2, "the purge keeps what is still kept");
+}
+
+async fn all_lists_every_kept_epoch(epochs: Arc<dyn EpochStore>) {
+    let (one, two, gone) = (family(), family(), family());
+    epochs.raise(&one, 1, Duration::from_secs(60)).await.unwrap();
+    epochs.raise(&two, 3, Duration::from_secs(60)).await.unwrap();
+    epochs.raise(&gone, 1, Duration::from_millis(100)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut all: Vec<(String, u64)> =
+        epochs.all().await.unwrap().into_iter().map(|c| (c.family, c.epoch)).collect();
+    all.sort();
+    let mut want = vec![(one, 1), (two, 3)];
+    want.sort();
+    assert_eq!(all, want, "every kept epoch, and no expired one");
+}
+
+/// What each instance's copy of the revocations relies on: once `subscribe` returns, every
+/// raise is announced, with the epoch as stored, and promptly.
+async fn the_feed_announces_every_raise(epochs: Arc<dyn EpochStore>) {
+    let mut feed = epochs.subscribe().await.unwrap();
+    let families = [family(), family(), family()];
+    for (i, family) in families.iter().enumerate() {
+        let stored = epochs.raise(family, i as u64 + 1, Duration::from_secs(60)).await.unwrap();
+        let heard = tokio::time::timeout(Duration::from_secs(1), feed.recv()).await;
+        let heard =
+            heard.unwrap_or_else(|_| panic!("raise {i} not announced within 1 s")).expect("feed open");
+        assert_eq!(heard, stored);
+    }
+    let lower = epochs.raise(&families[2], 1, Duration::from_secs(60)).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(1), feed.recv()).await.unwrap().unwrap();
+    assert_eq!((heard.epoch, lower.epoch), (3, 3), "a lower raise announces the epoch kept");
 }
 
 async fn unknown_ids_are_absent(store: Arc<dyn SessionStore>) {
@@ -192,8 +232,7 @@ async fn expiry_and_purge(store: Arc<dyn SessionStore>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_conformance() {
-    conformance(|lifetimes| async move { Arc::new(MemoryStore::new(lifetimes)) as Arc<dyn SessionStore> })
-        .await;
+    conformance(|lifetimes| async move { Backend::of(MemoryStore::new(lifetimes)) }).await;
 }
 
 #[tokio::test]
@@ -202,8 +241,8 @@ async fn memory_store_purge_frees_expired_records() {
     for _ in 0..1000 {
         store.create(&SessionId::generate(), list(&["x"])).await.unwrap();
     }
-    assert_eq!(store.purge_expired().await.unwrap(), 0);
+    assert_eq!(SessionStore::purge_expired(&store).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    assert_eq!(store.purge_expired().await.unwrap(), 1000);
+    assert_eq!(SessionStore::purge_expired(&store).await.unwrap(), 1000);
     assert_eq!(store.count().await.unwrap(), 0);
 }

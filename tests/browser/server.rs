@@ -1,13 +1,14 @@
 //! The two servers a browser test talks to: the real app on a free port, and a tiny
 //! "elsewhere" site on another port (another origin), for cross-site forms and a console probe.
 
-use std::sync::Mutex;
-
-use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+#[path = "../app/support/server.rs"]
+mod shared;
+use shared::Server;
 
 /// A fixed test key (base64 of 32 bytes): cookies stay readable for the whole test.
 const KEY: &str = "YnJvd3Nlci10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGU=";
@@ -17,37 +18,18 @@ fn figment() -> Figment {
     rocket::Config::figment().merge(("secret_key", KEY)).merge(("log_level", "off")).merge(("port", 0))
 }
 
-/// The real app, listening on 127.0.0.1; shut down when dropped.
-pub struct App {
-    pub port: u16,
-    shutdown: rocket::Shutdown,
-}
+/// The real app, listening on 127.0.0.1; shut down when dropped. Started the way the app's
+/// own real-server tests start it (one helper, shared by both test binaries).
+pub struct App(Server);
 
 impl App {
     pub async fn start() -> App {
-        // Port 0 means the real port is known only after binding: a liftoff fairing reports it.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let tx = Mutex::new(Some(tx));
-        let rocket =
-            server_side_sessions::build(figment()).attach(AdHoc::on_liftoff("report port", move |rocket| {
-                let sent =
-                    tx.lock().unwrap().take().map(|tx| tx.send((rocket.config().port, rocket.shutdown())));
-                Box::pin(async move { drop(sent) })
-            }));
-        tokio::spawn(async move { rocket.launch().await.expect("the app runs") });
-        let (port, shutdown) = rx.await.expect("the app lifted off");
-        App { port, shutdown }
+        App(Server::start(figment()).await)
     }
 
     /// An absolute URL on the app.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.shutdown.clone().notify();
+        format!("http://127.0.0.1:{}{path}", self.0.port)
     }
 }
 

@@ -15,15 +15,18 @@
 //! - **How it fails:** on its own, the server cannot revoke a cookie it issued: a copy
 //!   replays until it expires. "Sign out everywhere" fixes that at a price: each cookie
 //!   carries a family id and an epoch, and the server keeps the family's current epoch in the
-//!   session store, so every read now costs a store lookup; a cookie from an older epoch
-//!   reads as empty. If that lookup fails, the cookie is still accepted (the strategy keeps
-//!   working while the store is down) and the page says revocation could not be checked.
+//!   session store, with a copy in every instance's memory ([`crate::store::Revocations`])
+//!   that the store keeps current; a read checks the copy, with no network call, and a
+//!   cookie from an older epoch reads as empty. A sign-out reaches the other instances within
+//!   a second. While the store is unreachable the cookie is still accepted (the strategy
+//!   keeps working without it) and the page says when revocation was last confirmed.
 //!   A cookie that does not open (tampered, cut short, unknown key) reads as empty with a
 //!   notice, never as an error page.
 
 pub mod sealed;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
@@ -38,7 +41,8 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::secret::SecretKeys;
-use crate::strategy::server_session::Sessions;
+use crate::store::revocations::Confirmed;
+use crate::store::Revocations;
 
 /// The cookie's name and attributes, the lifetimes it is checked against, and a count of
 /// cookies that opened only under a previous key (when it stays at zero, retire that key).
@@ -89,8 +93,8 @@ pub enum Received {
 pub struct CookieSession<'r> {
     config: &'r CookieSessions,
     keys: &'r SecretKeys,
-    /// Where revocation epochs are kept: the session store.
-    sessions: &'r Sessions,
+    /// The revoked families, as this process knows them.
+    revocations: &'r Revocations,
     jar: &'r CookieJar<'r>,
     /// The cookie, opened and checked on first use: a request for another strategy pays no
     /// decryption and no revocation lookup.
@@ -100,8 +104,8 @@ pub struct CookieSession<'r> {
 /// What [`CookieSession::read`] found.
 struct Reading {
     received: Received,
-    /// Set when the revocation check could not reach the store.
-    unchecked: bool,
+    /// How sure the revocation check was (`None`: the cookie did not get that far).
+    confirmed: Option<Confirmed>,
 }
 
 #[rocket::async_trait]
@@ -110,13 +114,16 @@ impl<'r> FromRequest<'r> for CookieSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let state =
-            (rocket.state::<CookieSessions>(), rocket.state::<SecretKeys>(), rocket.state::<Sessions>());
-        let (Some(config), Some(keys), Some(sessions)) = state else {
-            return super::missing_state("config, server_session and cookie_session stages");
+        let state = (
+            rocket.state::<CookieSessions>(),
+            rocket.state::<SecretKeys>(),
+            rocket.state::<Arc<Revocations>>(),
+        );
+        let (Some(config), Some(keys), Some(revocations)) = state else {
+            return super::missing_state("config, store and cookie_session stages");
         };
         let jar = request.cookies();
-        request::Outcome::Success(CookieSession { config, keys, sessions, jar, reading: OnceCell::new() })
+        request::Outcome::Success(CookieSession { config, keys, revocations, jar, reading: OnceCell::new() })
     }
 }
 
@@ -129,16 +136,16 @@ impl CookieSession<'_> {
     async fn reading(&self) -> &Reading {
         self.reading
             .get_or_init(|| async {
-                let mut unchecked = false;
-                let received = self.read(&mut unchecked).await;
-                Reading { received, unchecked }
+                let mut confirmed = None;
+                let received = self.read(&mut confirmed).await;
+                Reading { received, confirmed }
             })
             .await
     }
 
     /// Opens and checks the cookie the browser sent. Only the request's own cookie is read
     /// (never `get_pending`, which would fall back to the raw, unopened value).
-    async fn read(&self, unchecked: &mut bool) -> Received {
+    async fn read(&self, confirmed: &mut Option<Confirmed>) -> Received {
         let name = &self.config.cookie_name;
         let Some(raw) = self.jar.get(name).map(|c| c.value().to_owned()) else {
             return Received::Absent;
@@ -152,13 +159,10 @@ impl CookieSession<'_> {
         if now >= payload.expires_ms(&self.config.lifetimes) {
             return Received::Expired { raw };
         }
-        match self.sessions.store.cookie_epoch(&payload.sid).await {
-            Ok(epoch) if payload.ep < epoch => return Received::Revoked { raw },
-            Ok(_) => {}
-            Err(error) => {
-                log::warn!("{name}: revocation not checked: {error}");
-                *unchecked = true;
-            }
+        let (epoch, how) = self.revocations.epoch(&payload.sid).await;
+        *confirmed = Some(how);
+        if payload.ep < epoch {
+            return Received::Revoked { raw };
         }
         // A read re-seals the cookie (moving its idle deadline) only once it is this old, so
         // an active reader does not idle out while most reads cost no encryption.
@@ -191,19 +195,31 @@ impl CookieSession<'_> {
         Ok(())
     }
 
-    /// "Sign out everywhere": raises the family's epoch in the store, so this cookie and
-    /// every copy of it read as empty from now on, and deletes the cookie here.
+    /// "Sign out everywhere": raises the family's epoch in the store (and in this instance's
+    /// copy), so this cookie and every copy of it read as empty from now on, here at once and
+    /// on every other instance as soon as the store's notice arrives; deletes the cookie here.
     pub async fn sign_out_everywhere(&self) -> Result<(), AppError> {
         let received = self.received().await;
         if let Received::Valid { payload, .. } = received {
-            let store = &self.sessions.store;
-            store.raise_cookie_epoch(&payload.sid, payload.ep + 1, self.config.lifetimes.max).await?;
+            let revocations = self.revocations;
+            revocations.raise(&payload.sid, payload.ep + 1, self.config.lifetimes.max).await?;
             log::info!("{}: a family signed out everywhere", self.config.cookie_name);
         }
         if !matches!(received, Received::Absent) {
             super::remove_cookie(self.jar, &self.config.cookie_name, self.config.policy);
         }
         Ok(())
+    }
+
+    /// Where epochs live and when this instance last knew them all.
+    fn revocation_fact(&self) -> String {
+        let backend = self.revocations.backend();
+        let copy = match self.revocations.status() {
+            (true, _) => "is current (the store announces every sign-out)".to_owned(),
+            (false, 0) => "has not been confirmed since this instance started".to_owned(),
+            (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
+        };
+        format!("an epoch per cookie family, in the {backend} store; this instance's copy {copy}")
     }
 
     pub fn old_key_reads(&self) -> u64 {
@@ -249,10 +265,18 @@ impl Strategy for CookieSession<'_> {
                 Some(format!("This {name} cookie was signed out everywhere, so it was refused.")),
             ),
         };
-        let unchecked = "The session store is unreachable, so revocation could not be checked.";
-        let notice = notice.or_else(|| reading.unchecked.then(|| unchecked.to_owned()));
-        let backend = self.sessions.store.backend();
-        server.push(Fact::new("revocation", format!("an epoch per cookie family, in the {backend} store")));
+        let notice = notice.or_else(|| match reading.confirmed {
+            Some(Confirmed::Since(since)) => Some(format!(
+                "The session store is unreachable, so revocation could not be checked: a sign-out \
+                 on another instance {} may not be seen here yet.",
+                since.map_or("since this instance started".to_owned(), |at| format!(
+                    "after {}",
+                    clock::format_ms(at)
+                ))
+            )),
+            _ => None,
+        });
+        server.push(Fact::new("revocation", self.revocation_fact()));
         Ok(View { items, browser, server, expires_at, notice })
     }
 

@@ -3,14 +3,16 @@
 //! - **Where the data lives:** one Redis hash per session, under `session:<sha256(id) hex>`,
 //!   with the fields `items` (the list as JSON), `created_ms`, `seen_ms` and `version`.
 //!   Redis keeps it in memory (and on disk if it is configured to persist).
-//! - **How long it lasts:** each key carries a TTL (`PEXPIREAT`) set to the earlier of the
-//!   idle and absolute deadlines, moved on every visit; Redis deletes the key when it runs
-//!   out, so there is nothing to purge. It survives an app restart, and every instance that
-//!   points at the same Redis sees the same sessions.
+//! - **How long it lasts:** each key carries a TTL (`PEXPIREAT`) set to the session's
+//!   deadline ([`Lifetimes::deadline_ms`]), moved when a visit is recorded; Redis deletes the
+//!   key when it runs out, so there is nothing to purge. It survives an app restart, and every
+//!   instance that points at the same Redis sees the same sessions.
 //! - **Who can read it:** anyone with access to Redis sees the lists, but not the ids: a key
 //!   is a hash, so a dump cannot be replayed as cookies. Private-cookie revocation epochs
-//!   live beside them under `cookie-epoch:session:<family>`, with a TTL of their own.
-//! - **What it costs:** one or two round trips per request over one multiplexed connection.
+//!   live beside them ([`epochs`]).
+//! - **What it costs:** a read is one plain `HMGET`; only when the last recorded visit is
+//!   older than [`Lifetimes::refresh_after`] does a second call (a small script) move the
+//!   idle deadline. A write is a read plus one script. All over one multiplexed connection.
 //! - **How it fails:** the connection is made lazily and remade after a drop (the `redis`
 //!   crate's `ConnectionManager`), so the app starts while Redis is down and recovers when it
 //!   comes back; meanwhile each call fails within [`super::TIMEOUT`] and visitors get a 503.
@@ -21,6 +23,8 @@
 //! atomically in Redis, so the check and the write cannot be split by another request.
 //! Writers in one process also take turns per session (`WriteTurns` in the store module), so
 //! conflicts, and retries, come only from other instances.
+
+pub mod epochs;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -37,52 +41,41 @@ use crate::session_id::SessionId;
 /// Key prefix in production; tests give each store its own so they cannot see each other.
 pub const DEFAULT_PREFIX: &str = "session:";
 
-/// Shared by the scripts: if `key` holds a live session, record the visit (`seen_ms`, TTL)
-/// and return its deadline; otherwise delete any remains and return nil.
-/// ARGV[1..3] are now, idle and max in milliseconds.
-const TOUCH: &str = r"
-local function touch(key)
-  local created = tonumber(redis.call('HGET', key, 'created_ms'))
-  if not created then return nil end
-  local now = tonumber(ARGV[1])
-  local expires = math.min(now + tonumber(ARGV[2]), created + tonumber(ARGV[3]))
-  if expires <= now then redis.call('DEL', key) return nil end
-  redis.call('HSET', key, 'seen_ms', ARGV[1])
-  redis.call('PEXPIREAT', key, string.format('%.0f', expires))
-  return expires
-end
-";
-const LOAD: &str = "if not touch(KEYS[1]) then return false end
-return redis.call('HMGET', KEYS[1], 'items', 'created_ms', 'seen_ms', 'version')";
-/// ARGV[4] is the version the caller read, ARGV[5] the new list. -1: gone, 0: conflict.
-const WRITE_IF_UNCHANGED: &str = "if not touch(KEYS[1]) then return -1 end
-if redis.call('HGET', KEYS[1], 'version') ~= ARGV[4] then return 0 end
-redis.call('HSET', KEYS[1], 'items', ARGV[5])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
+/// Records a visit: `seen_ms` = ARGV[1] and the TTL moved to ARGV[2] (the new deadline), if
+/// the session still exists. 1 if it did.
+const TOUCH: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'seen_ms', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1";
-/// ARGV[1] the epoch, ARGV[2] the TTL in ms: raise, never lower.
-const RAISE_EPOCH: &str = "local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+/// ARGV[1] is the version the caller read, ARGV[2] the new list, ARGV[3] now and ARGV[4] the
+/// new deadline. -1: gone, 0: conflict, 1: written (and the visit recorded).
+const WRITE_IF_UNCHANGED: &str = "local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return -1 end
+if version ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'items', ARGV[2], 'seen_ms', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 1";
 /// RENAME keeps the TTL and is atomic: the old key is gone the moment the new one exists.
-const ROTATE: &str = "if not touch(KEYS[1]) then return 0 end
+const ROTATE: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 return 1";
 
 pub struct RedisStore {
     lifetimes: Lifetimes,
     prefix: String,
+    /// For the change feed of revocation epochs, which needs a connection of its own.
+    client: redis::Client,
     connection: ConnectionManager,
-    load: Script,
+    touch: Script,
     write: Script,
     rotate: Script,
-    raise_epoch: Script,
+    epochs: epochs::Scripts,
     turns: WriteTurns,
 }
 
-/// A stored record as read: the fields of the hash, before parsing.
-type Raw = Option<(String, u64, u64, String)>;
+/// A stored record as read: the fields of the hash, before parsing (all `None`: no such key).
+type Raw = (Option<String>, Option<u64>, Option<u64>, Option<String>);
 
 impl RedisStore {
     /// A store for the Redis at `url`, under [`DEFAULT_PREFIX`]. Does not connect yet.
@@ -100,17 +93,17 @@ impl RedisStore {
             // Give up on a reconnection quickly; the next request starts another one.
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| format!("could not set up the Redis connection: {e}"))?;
-        let script = |body: &str| Script::new(&format!("{TOUCH}{body}"));
         Ok(RedisStore {
             lifetimes,
             prefix: prefix.to_owned(),
+            client,
             connection,
-            load: script(LOAD),
-            write: script(WRITE_IF_UNCHANGED),
-            rotate: script(ROTATE),
-            raise_epoch: Script::new(RAISE_EPOCH),
+            touch: Script::new(TOUCH),
+            write: Script::new(WRITE_IF_UNCHANGED),
+            rotate: Script::new(ROTATE),
+            epochs: epochs::Scripts::new(),
             turns: WriteTurns::new(),
         })
     }
@@ -120,44 +113,49 @@ impl RedisStore {
         format!("{}{}", self.prefix, id.storage_key())
     }
 
-    /// Where a private-cookie family's epoch lives: outside the sessions' prefix, so that
-    /// `count` does not see it: `cookie-epoch:session:<family>`.
-    fn epoch_key(&self, family: &str) -> String {
-        format!("cookie-epoch:{}{family}", self.prefix)
-    }
-
-    /// now, idle and max: the arguments every script starts with.
-    fn clock_args(&self) -> [u64; 3] {
-        [now_ms(), clock::millis(self.lifetimes.idle), clock::millis(self.lifetimes.max)]
-    }
-
-    /// Loads (and touches) the record under `key`, with its version.
+    /// Reads the record under `key` and its version, in one plain round trip. A key that
+    /// exists is live (its TTL is its deadline); the check in Rust covers clocks that differ
+    /// between instances.
     async fn read(&self, key: &str) -> Result<Option<(Record, String)>, RedisError> {
-        let raw: Raw =
-            self.load.key(key).arg(&self.clock_args()[..]).invoke_async(&mut self.connection.clone()).await?;
-        let Some((items, created_ms, seen_ms, version)) = raw else { return Ok(None) };
+        let (mut get, mut connection) = (redis::cmd("HMGET"), self.connection.clone());
+        get.arg(key).arg(&["items", "created_ms", "seen_ms", "version"]);
+        let raw: Raw = get.query_async(&mut connection).await?;
+        let (Some(items), Some(created_ms), Some(seen_ms), Some(version)) = raw else { return Ok(None) };
         let items: ItemList = serde_json::from_str(&items).map_err(|e| unreadable(&e))?;
-        Ok(Some((Record { items, created_ms, seen_ms }, version)))
+        let record = Record { items, created_ms, seen_ms };
+        Ok(record.is_live(&self.lifetimes, now_ms()).then_some((record, version)))
+    }
+
+    /// Records a visit to `record` if its last one is older than [`Lifetimes::refresh_after`]
+    /// (the rule every store follows): most reads write nothing. `None` if it has just gone.
+    async fn touch_if_stale(&self, key: &str, mut record: Record) -> Result<Option<Record>, RedisError> {
+        let now = now_ms();
+        if now.saturating_sub(record.seen_ms) < clock::millis(self.lifetimes.refresh_after()) {
+            return Ok(Some(record));
+        }
+        let deadline = self.lifetimes.deadline_ms(record.created_ms, now);
+        let mut call = self.touch.key(key);
+        call.arg(now).arg(deadline);
+        let touched: i64 = call.invoke_async(&mut self.connection.clone()).await?;
+        record.seen_ms = now;
+        Ok((touched == 1).then_some(record))
     }
 
     /// One optimistic attempt at `update`: `None` if another write got in first.
     async fn try_update(&self, key: &str, op: &Op) -> Result<Option<Updated>, RedisError> {
         let Some((mut record, version)) = self.read(key).await? else { return Ok(Some(Updated::Missing)) };
         if let Err(refused) = record.items.apply(op) {
-            return Ok(Some(Updated::Refused(refused)));
+            // Still a visit: the deadline moves as for a read.
+            return Ok(Some(match self.touch_if_stale(key, record).await? {
+                Some(_) => Updated::Refused(refused),
+                None => Updated::Missing,
+            }));
         }
         let items = serde_json::to_string(&record.items).map_err(|e| unreadable(&e))?;
-        let [now, idle, max] = self.clock_args();
-        let written: i64 = self
-            .write
-            .key(key)
-            .arg(now)
-            .arg(idle)
-            .arg(max)
-            .arg(version)
-            .arg(items)
-            .invoke_async(&mut self.connection.clone())
-            .await?;
+        let now = now_ms();
+        let mut call = self.write.key(key);
+        call.arg(version).arg(items).arg(now).arg(self.lifetimes.deadline_ms(record.created_ms, now));
+        let written: i64 = call.invoke_async(&mut self.connection.clone()).await?;
         record.seen_ms = now;
         Ok(match written {
             1 => Some(Updated::Applied(record)),
@@ -183,7 +181,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        bounded("redis", "load", self.read(&self.key(id))).await.map(|found| found.map(|(record, _)| record))
+        let key = self.key(id);
+        bounded("redis", "load", async {
+            match self.read(&key).await? {
+                Some((record, _)) => self.touch_if_stale(&key, record).await,
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
@@ -218,7 +223,7 @@ impl SessionStore for RedisStore {
 
     async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
         let mut call = self.rotate.key(self.key(old));
-        call.key(self.key(new)).arg(&self.clock_args()[..]);
+        call.key(self.key(new));
         let mut connection = self.connection.clone();
         let moved: i64 = bounded("redis", "rotate", call.invoke_async(&mut connection)).await?;
         Ok(moved == 1)
@@ -259,19 +264,5 @@ impl SessionStore for RedisStore {
             }
         })
         .await
-    }
-
-    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
-        let (mut get, mut connection) = (redis::cmd("GET"), self.connection.clone());
-        get.arg(self.epoch_key(family));
-        let epoch: Option<u64> = bounded("redis", "cookie epoch", get.query_async(&mut connection)).await?;
-        Ok(epoch.unwrap_or(0))
-    }
-
-    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
-        let mut call = self.raise_epoch.key(self.epoch_key(family));
-        call.arg(epoch).arg(clock::millis(ttl).max(1));
-        let mut connection = self.connection.clone();
-        bounded("redis", "raise cookie epoch", call.invoke_async::<i64>(&mut connection)).await.map(drop)
     }
 }

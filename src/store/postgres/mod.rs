@@ -8,12 +8,13 @@
 //!   app's periodic purge deletes them. Rows survive app restarts and are shared by every
 //!   instance that uses the same database.
 //! - **Who can read it:** anyone who can query the table sees the lists, but not the ids.
+//!   Private-cookie revocation epochs live in a table of their own ([`epochs`]).
 //! - **What it costs:** one statement per read, two per write, and a pooled connection
 //!   while each runs; every statement that changes a row waits for Postgres's commit to disk.
 //! - **How it fails:** the pool connects lazily and replaces broken connections, so the app
 //!   starts while Postgres is down and recovers when it comes back; meanwhile each call fails
 //!   within [`super::TIMEOUT`] and visitors get a 503. The schema migration runs before the
-//!   first query (and at start, see `server_session::stage`), and again later if Postgres
+//!   first query (and at start, see [`crate::store::stage()`]), and again later if Postgres
 //!   was down; sqlx's migrator holds an advisory lock, so instances starting together take
 //!   turns, and the second finds the migration already applied.
 //!
@@ -26,8 +27,9 @@
 //! `SELECT ... FOR UPDATE` would be equally correct; it costs two more round trips, and on a
 //! busy session every waiting writer holds a connection.)
 
+pub mod epochs;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use rocket::tokio::sync::OnceCell;
 use sqlx::migrate::Migrator;
@@ -42,12 +44,6 @@ use crate::session_id::SessionId;
 /// The schema, compiled into the binary from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
-/// The connection string of the database the platform provides (Shuttle's
-/// `#[shuttle_shared_db::Postgres]`), managed by the entry point for
-/// `session_store = "shuttle-postgres"`. A string, not a pool: the store connects to it lazily,
-/// like any `postgres://` URL, so nothing connects unless sessions are kept there.
-pub struct SharedDatabase(pub String);
-
 pub struct PostgresStore {
     lifetimes: Lifetimes,
     pool: PgPool,
@@ -56,7 +52,8 @@ pub struct PostgresStore {
     turns: WriteTurns,
 }
 
-/// Columns `$3`, `$4`, `$5` of the touching statements: now, idle and max in ms.
+/// [`Lifetimes::deadline_ms`] in SQL, for the one statement that reads `created_ms` and moves
+/// the deadline at once (a read's touch): `$3`, `$4`, `$5` are now, idle and max in ms.
 const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
 
 impl PostgresStore {
@@ -159,7 +156,7 @@ impl PostgresStore {
 
     /// One optimistic attempt at `update`: `None` if another write got in first.
     async fn try_apply(&self, id: &SessionId, op: &Op) -> Result<Option<Updated>, sqlx::Error> {
-        let (now, idle, max) = self.clock_args();
+        let now = bigint(now_ms());
         let row: Option<(String, i64, i64)> = sqlx::query_as(
             "SELECT items::text, created_ms, version FROM sessions WHERE key = $1 AND expires_ms > $2",
         )
@@ -169,25 +166,25 @@ impl PostgresStore {
         .await?;
         let Some((items, created, version)) = row else { return Ok(Some(Updated::Missing)) };
         let mut record = record(&items, created, now)?;
+        let deadline = bigint(self.lifetimes.deadline_ms(record.created_ms, record.seen_ms));
         let outcome = match record.items.apply(op) {
             Ok(()) => Updated::Applied(record.clone()),
             Err(refused) => Updated::Refused(refused), // still a visit: the deadline moves
         };
         let items = serde_json::to_string(&record.items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        let sql = format!(
-            "UPDATE sessions SET items = $2::jsonb, seen_ms = $3, expires_ms = {NEXT_DEADLINE},
-                 version = version + 1
-             WHERE key = $1 AND version = $6 AND expires_ms > $3"
+        let query = sqlx::query(
+            "UPDATE sessions SET items = $2::jsonb, seen_ms = $3, expires_ms = $4, version = version + 1
+             WHERE key = $1 AND version = $5 AND expires_ms > $3",
         );
-        let query = sqlx::query(&sql).bind(id.storage_key()).bind(items).bind(now).bind(idle).bind(max);
-        let written = query.bind(version).execute(&self.pool).await?;
+        let query = query.bind(id.storage_key()).bind(items).bind(now).bind(deadline).bind(version);
+        let written = query.execute(&self.pool).await?;
         Ok((written.rows_affected() == 1).then_some(outcome))
     }
 }
 
 /// A `u64` (milliseconds, an epoch) as a Postgres `bigint`, saturating: no real value comes
 /// near the limit.
-fn bigint(value: u64) -> i64 {
+pub(crate) fn bigint(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -234,13 +231,11 @@ impl SessionStore for PostgresStore {
     }
 
     async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
-        let (now, idle, max) = self.clock_args();
-        let sql = format!(
-            "UPDATE sessions SET key = $2, seen_ms = $3, expires_ms = {NEXT_DEADLINE}
-             WHERE key = $1 AND expires_ms > $3"
-        );
-        let query =
-            sqlx::query(&sql).bind(old.storage_key()).bind(new.storage_key()).bind(now).bind(idle).bind(max);
+        // Same timestamps, so the same deadline: only the key changes.
+        let query = sqlx::query("UPDATE sessions SET key = $2 WHERE key = $1 AND expires_ms > $3")
+            .bind(old.storage_key())
+            .bind(new.storage_key())
+            .bind(bigint(now_ms()));
         let moved = self.run("rotate", query.execute(&self.pool)).await?;
         Ok(moved.rows_affected() == 1)
     }
@@ -255,9 +250,6 @@ impl SessionStore for PostgresStore {
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         let query = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1").bind(self.clock_args().0);
         let purged = self.run("purge", query.execute(&self.pool)).await?;
-        let epochs =
-            sqlx::query("DELETE FROM cookie_epochs WHERE expires_ms <= $1").bind(self.clock_args().0);
-        self.run("purge epochs", epochs.execute(&self.pool)).await?;
         Ok(purged.rows_affected() as usize)
     }
 
@@ -266,27 +258,5 @@ impl SessionStore for PostgresStore {
             .bind(self.clock_args().0);
         let live: i64 = self.run("count", query.fetch_one(&self.pool)).await?;
         Ok(live.max(0) as usize)
-    }
-
-    async fn cookie_epoch(&self, family: &str) -> Result<u64, StoreError> {
-        let query =
-            sqlx::query_scalar("SELECT epoch FROM cookie_epochs WHERE family = $1 AND expires_ms > $2")
-                .bind(family)
-                .bind(self.clock_args().0);
-        let epoch: Option<i64> = self.run("cookie epoch", query.fetch_optional(&self.pool)).await?;
-        Ok(epoch.map_or(0, |e| e.max(0) as u64))
-    }
-
-    async fn raise_cookie_epoch(&self, family: &str, epoch: u64, ttl: Duration) -> Result<(), StoreError> {
-        let until = self.clock_args().0.saturating_add(bigint(clock::millis(ttl)));
-        let query = sqlx::query(
-            "INSERT INTO cookie_epochs (family, epoch, expires_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (family) DO UPDATE
-             SET epoch = GREATEST(cookie_epochs.epoch, EXCLUDED.epoch), expires_ms = EXCLUDED.expires_ms",
-        )
-        .bind(family)
-        .bind(bigint(epoch))
-        .bind(until);
-        self.run("raise cookie epoch", query.execute(&self.pool)).await.map(drop)
     }
 }

@@ -1,13 +1,10 @@
 //! The app as a separate operating-system process (the binary `cargo run` starts), so a test
-//! can run two instances side by side or restart one, exactly as a deployment would. Plus a
-//! few one-line API calls over HTTP, for this and for the in-process `Server`.
+//! can run two instances side by side or restart one, exactly as a deployment would.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::real_server::{http, Reply};
+use super::http::get;
 
 /// A running app process; killed when dropped.
 pub struct AppProcess {
@@ -88,36 +85,4 @@ impl Drop for AppProcess {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
-}
-
-fn with_cookie(cookie: Option<&str>) -> Vec<(&str, &str)> {
-    cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default()
-}
-
-/// `POST /api/<slug>/items` with `{"item": item}`.
-pub async fn add(port: u16, slug: &str, item: &str, cookie: Option<&str>) -> Reply {
-    let mut headers = with_cookie(cookie);
-    headers.push(("Content-Type", "application/json"));
-    let body = serde_json::json!({ "item": item }).to_string();
-    http(port, "POST", &format!("/api/{slug}/items"), &headers, &body).await
-}
-
-/// `GET /api/<slug>/items`.
-pub async fn list(port: u16, slug: &str, cookie: Option<&str>) -> Reply {
-    http(port, "GET", &format!("/api/{slug}/items"), &with_cookie(cookie), "").await
-}
-
-pub async fn get(port: u16, path: &str, cookie: Option<&str>) -> Reply {
-    http(port, "GET", path, &with_cookie(cookie), "").await
-}
-
-pub fn json(reply: &Reply) -> Value {
-    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): {reply:?}"))
-}
-
-/// The items of a `200` list reply.
-pub fn items(reply: &Reply) -> Vec<String> {
-    assert_eq!(reply.status, 200, "{reply:?}");
-    let items = json(reply)["items"].as_array().cloned().unwrap_or_else(|| panic!("no items: {reply:?}"));
-    items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
 }

@@ -1,0 +1,105 @@
+//! Private-cookie revocation epochs in Postgres: the `cookie_epochs` table (see
+//! `migrations/`), one row per family that signed out, deleted by the app's purge once its
+//! `expires_ms` has passed. A raise is one statement that upserts the row and calls
+//! `pg_notify` on the channel `cookie_epochs.<schema>`; Postgres delivers the notice to every
+//! `LISTEN`ing connection when the statement commits, and that is the change feed each
+//! instance's copy follows. (The schema is in the channel's name because channels belong to
+//! the whole database, and two deployments may share one in different schemas.)
+
+use std::time::Duration;
+
+use rocket::tokio::sync::mpsc;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+
+use super::{bigint, PostgresStore};
+use crate::clock::{self, now_ms};
+use crate::store::epochs::FEED_BUFFER;
+use crate::store::{Change, EpochStore, Feed, StoreError};
+
+/// A row's columns as a [`Change`].
+fn change((family, epoch, until): (String, i64, i64)) -> Change {
+    Change { family, epoch: epoch.max(0) as u64, until_ms: until.max(0) as u64 }
+}
+
+#[rocket::async_trait]
+impl EpochStore for PostgresStore {
+    async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
+        let query =
+            sqlx::query_scalar("SELECT epoch FROM cookie_epochs WHERE family = $1 AND expires_ms > $2")
+                .bind(family)
+                .bind(bigint(now_ms()));
+        let epoch: Option<i64> = self.run("cookie epoch", query.fetch_optional(&self.pool)).await?;
+        Ok(epoch.map_or(0, |e| e.max(0) as u64))
+    }
+
+    async fn raise(&self, family: &str, epoch: u64, ttl: Duration) -> Result<Change, StoreError> {
+        let now = bigint(now_ms());
+        let until = now.saturating_add(bigint(clock::millis(ttl)));
+        let query = sqlx::query_as(
+            "WITH raised AS (
+                 INSERT INTO cookie_epochs (family, epoch, expires_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (family) DO UPDATE SET expires_ms = EXCLUDED.expires_ms,
+                     epoch = CASE WHEN cookie_epochs.expires_ms > $4
+                                  THEN GREATEST(cookie_epochs.epoch, EXCLUDED.epoch)
+                                  ELSE EXCLUDED.epoch END
+                 RETURNING family, epoch, expires_ms
+             )
+             SELECT family, epoch, expires_ms, pg_notify('cookie_epochs.' || current_schema(),
+                 family || ' ' || epoch || ' ' || expires_ms)::text
+             FROM raised",
+        )
+        .bind(family)
+        .bind(bigint(epoch))
+        .bind(until)
+        .bind(now);
+        let row: (String, i64, i64, String) =
+            self.run("raise cookie epoch", query.fetch_one(&self.pool)).await?;
+        Ok(change((row.0, row.1, row.2)))
+    }
+
+    async fn all(&self) -> Result<Vec<Change>, StoreError> {
+        let query =
+            sqlx::query_as("SELECT family, epoch, expires_ms FROM cookie_epochs WHERE expires_ms > $1")
+                .bind(bigint(now_ms()));
+        let rows: Vec<(String, i64, i64)> =
+            self.run("all cookie epochs", query.fetch_all(&self.pool)).await?;
+        Ok(rows.into_iter().map(change).collect())
+    }
+
+    async fn subscribe(&self) -> Result<Feed, StoreError> {
+        let mut listener = self
+            .run("subscribe", async {
+                let schema: String =
+                    sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&self.pool).await?;
+                // A connection of its own, held for as long as the feed lasts, so listening
+                // never takes one from the requests' pool.
+                let own = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(crate::store::TIMEOUT)
+                    .connect_lazy_with((*self.pool.connect_options()).clone());
+                let mut listener = PgListener::connect_with(&own).await?;
+                // A lost connection ends the feed; reconnecting is the caller's job, because it
+                // must reload everything that was announced in between.
+                listener.eager_reconnect(false);
+                listener.listen(&format!("cookie_epochs.{schema}")).await?;
+                Ok(listener)
+            })
+            .await?;
+        let (sender, feed) = mpsc::channel(FEED_BUFFER);
+        rocket::tokio::spawn(async move {
+            while let Ok(Some(notice)) = listener.try_recv().await {
+                let Some(change) = Change::from_notice(notice.payload()) else { continue };
+                if sender.send(change).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(feed)
+    }
+
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let query = sqlx::query("DELETE FROM cookie_epochs WHERE expires_ms <= $1").bind(bigint(now_ms()));
+        let purged = self.run("purge cookie epochs", query.execute(&self.pool)).await?;
+        Ok(purged.rows_affected() as usize)
+    }
+}

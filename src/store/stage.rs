@@ -1,0 +1,187 @@
+//! The store as a stage of its own: opened once, from `session_store`, and handed out as
+//! Rocket state to whoever needs it, so no strategy opens, owns or names a backend.
+//!
+//! [`stage`] manages two handles:
+//! - [`Records`]: the session records, for the server-side strategy, `/healthz` and
+//!   `/api/inspect`;
+//! - [`Revocations`] (in an `Arc`): this process's copy of the revoked private-cookie
+//!   families, for the private-cookie strategy.
+//!
+//! and runs three things once the server is up: a first reach for the store (connecting, and
+//! for Postgres migrating), the purge of expired sessions and epochs, and the task that keeps
+//! the revocation copy current. A rule that every backend must follow (a cap on how many
+//! sessions may exist, say) belongs here too: wrap `records` before it is managed, and every
+//! strategy gets the rule without knowing which backend is behind it.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+
+use super::{memory, postgres, redis, EpochStore, Revocations, SessionStore};
+use crate::config::{AppConfig, Lifetimes};
+
+/// The connection string of the database the platform provides (Shuttle's
+/// `#[shuttle_shared_db::Postgres]`), managed by the entry point for
+/// `session_store = "shuttle-postgres"`. A string, not a pool: the store connects to it lazily,
+/// like any `postgres://` URL, so nothing connects unless sessions are kept there.
+pub struct SharedDatabase(pub String);
+
+/// The session records, as Rocket state.
+pub struct Records(pub Arc<dyn SessionStore>);
+
+impl Deref for Records {
+    type Target = dyn SessionStore;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+/// One backend, seen through its two traits (every backend implements both).
+pub struct Backend {
+    pub records: Arc<dyn SessionStore>,
+    pub epochs: Arc<dyn EpochStore>,
+}
+
+impl Backend {
+    pub fn of<S: SessionStore + EpochStore>(store: S) -> Backend {
+        let store = Arc::new(store);
+        Backend { records: store.clone(), epochs: store }
+    }
+}
+
+/// Opens the store that the `session_store` setting names. Network stores connect lazily, so
+/// this never waits for (or fails on) a store that is down; only a value that names no
+/// backend, or a URL that does not parse, is an error, and its message says what is accepted.
+/// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`.
+pub fn open(setting: &str, lifetimes: Lifetimes, shared: Option<&SharedDatabase>) -> Result<Backend, String> {
+    let scheme = setting.split_once("://").map_or(setting, |(scheme, _)| scheme);
+    Ok(match scheme {
+        "memory" if setting == "memory" => Backend::of(memory::MemoryStore::new(lifetimes)),
+        "redis" | "rediss" => Backend::of(redis::RedisStore::new(setting, lifetimes)?),
+        "postgres" | "postgresql" => Backend::of(postgres::PostgresStore::new(setting, lifetimes)?),
+        "shuttle-postgres" if setting == scheme => match shared {
+            Some(database) => Backend::of(postgres::PostgresStore::new(&database.0, lifetimes)?),
+            None => return Err(SHUTTLE_ONLY.into()),
+        },
+        // Only the scheme is echoed: the rest of a URL may hold a password.
+        _ => return Err(format!("`session_store` must be {ACCEPTED}, not `{scheme}...`")),
+    })
+}
+
+const ACCEPTED: &str = "`memory`, a `redis://` or `rediss://` URL, a `postgres://` URL, \
+or (on Shuttle) `shuttle-postgres`";
+
+const SHUTTLE_ONLY: &str = "`session_store = \"shuttle-postgres\"` uses the database Shuttle \
+provides, so it works only under `cargo shuttle run` or on Shuttle; elsewhere use a \
+`postgres://` URL";
+
+pub fn stage() -> AdHoc {
+    AdHoc::try_on_ignite("Session store", |rocket| async {
+        let Some(config) = rocket.state::<AppConfig>().cloned() else {
+            log::error!("no app configuration: it failed to load (see the error above)");
+            return Err(rocket);
+        };
+        let backend = match open(&config.session_store, config.lifetimes(), rocket.state()) {
+            Ok(backend) => backend,
+            Err(message) => {
+                log::error!("{message}");
+                return Err(rocket);
+            }
+        };
+        let name = backend.records.backend();
+        log::info!("session store: {name}");
+        let revocations = Arc::new(Revocations::new(backend.epochs.clone(), name));
+        Ok(rocket
+            .manage(Records(backend.records.clone()))
+            .manage(revocations.clone())
+            .attach(check_at_start(backend.records.clone()))
+            .attach(purge_in_background(backend, config.lifetimes()))
+            .attach(AdHoc::on_liftoff("Revocation copy", move |rocket| {
+                let shutdown = rocket.shutdown();
+                Box::pin(async move {
+                    rocket::tokio::spawn(revocations.keep_current(shutdown));
+                })
+            })))
+    })
+}
+
+/// Reaches the store once as the server starts (connecting, and for Postgres migrating),
+/// without holding up the launch: a store that is down is logged here, reported by
+/// `/healthz`, and retried by the next request that needs it.
+fn check_at_start(store: Arc<dyn SessionStore>) -> AdHoc {
+    AdHoc::on_liftoff("Session store check", move |_| {
+        Box::pin(async move {
+            rocket::tokio::spawn(async move {
+                match store.ping().await {
+                    Ok(()) => log::info!("session store {} is reachable", store.backend()),
+                    Err(e) => log::warn!("{e}; server-side sessions answer 503 until it is back"),
+                }
+            });
+        })
+    })
+}
+
+/// Frees expired sessions and revocation epochs periodically, so the store's size stays
+/// bounded by the live ones. The task ends when the server shuts down.
+fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
+    let every = (lifetimes.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    AdHoc::on_liftoff("Session purge", move |rocket| {
+        let shutdown = rocket.shutdown();
+        Box::pin(async move {
+            rocket::tokio::spawn(async move {
+                let mut ticks = rocket::tokio::time::interval(every);
+                rocket::tokio::pin!(shutdown);
+                loop {
+                    rocket::tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = ticks.tick() => purge(&backend).await,
+                    }
+                }
+            });
+        })
+    })
+}
+
+async fn purge(backend: &Backend) {
+    match backend.records.purge_expired().await {
+        Ok(0) => {}
+        Ok(n) => log::info!("purged {n} expired sessions"),
+        Err(e) => log::warn!("purging expired sessions failed: {e}"),
+    }
+    if let Err(e) = backend.epochs.purge_expired().await {
+        log::warn!("purging expired revocation epochs failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIFETIMES: Lifetimes = Lifetimes { idle: Duration::from_secs(60), max: Duration::from_secs(60) };
+
+    fn refused(setting: &str) -> String {
+        open(setting, LIFETIMES, None).err().unwrap_or_else(|| panic!("{setting} was accepted"))
+    }
+
+    #[test]
+    fn a_setting_that_names_no_backend_is_refused_without_echoing_secrets() {
+        let message = refused("mysql://user:hunter2@db/app");
+        assert!(message.contains("`memory`") && message.contains("redis://"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        for bad in ["", "Memory", "memory://x", "redis//host", "shuttle-postgres://x"] {
+            refused(bad);
+        }
+        assert!(refused("shuttle-postgres").contains("Shuttle"));
+    }
+
+    #[rocket::async_test]
+    async fn network_stores_open_without_connecting() {
+        for setting in
+            ["memory", "redis://127.0.0.1:1", "rediss://127.0.0.1:1/0", "postgres://u@127.0.0.1:1/db"]
+        {
+            assert!(open(setting, LIFETIMES, None).is_ok(), "{setting}");
+        }
+    }
+}

@@ -24,6 +24,7 @@
 //!   notice, never as an error page.
 
 pub mod sealed;
+mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::tokio::sync::OnceCell;
 
 use self::sealed::{counted_size, Payload};
-use super::{CookieView, Fact, Strategy, View, COOKIE_LIMIT};
+use super::{Strategy, View, COOKIE_LIMIT};
 use crate::clock;
 use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
@@ -211,17 +212,6 @@ impl CookieSession<'_> {
         Ok(())
     }
 
-    /// Where epochs live and when this instance last knew them all.
-    fn revocation_fact(&self) -> String {
-        let backend = self.revocations.backend();
-        let copy = match self.revocations.status() {
-            (true, _) => "is current (the store announces every sign-out)".to_owned(),
-            (false, 0) => "has not been confirmed since this instance started".to_owned(),
-            (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
-        };
-        format!("an epoch per cookie family, in the {backend} store; this instance's copy {copy}")
-    }
-
     pub fn old_key_reads(&self) -> u64 {
         self.config.old_key_reads.load(Ordering::Relaxed)
     }
@@ -230,54 +220,7 @@ impl CookieSession<'_> {
 #[rocket::async_trait]
 impl Strategy for CookieSession<'_> {
     async fn view(&self) -> Result<View, AppError> {
-        let name = &self.config.cookie_name;
-        let mut server = vec![Fact::new("kept in", "nothing on the server: the list is inside your cookie")];
-        let reading = self.reading().await;
-        let (items, browser, expires_at, notice) = match &reading.received {
-            Received::Absent => (ItemList::default(), vec![], None, None),
-            Received::Valid { raw, payload } => {
-                let expires = clock::format_ms(payload.expires_ms(&self.config.lifetimes));
-                server.push(Fact::new("started", clock::format_ms(payload.iat)));
-                server.push(Fact::new("expires", &expires));
-                (payload.items.clone(), vec![CookieView::new(name, raw, "decrypted")], Some(expires), None)
-            }
-            Received::Unreadable { raw } => (
-                ItemList::default(),
-                vec![CookieView::new(name, raw, "could not decrypt")],
-                None,
-                Some(format!(
-                    "Your {name} cookie could not be decrypted (it was changed, cut short, or made \
-                     with another key), so it reads as empty. Your next change replaces it."
-                )),
-            ),
-            Received::Expired { raw } => (
-                ItemList::default(),
-                vec![CookieView::new(name, raw, "expired")],
-                None,
-                Some(format!(
-                    "Your {name} cookie is past its idle timeout or maximum lifetime, so it was refused."
-                )),
-            ),
-            Received::Revoked { raw } => (
-                ItemList::default(),
-                vec![CookieView::new(name, raw, "revoked")],
-                None,
-                Some(format!("This {name} cookie was signed out everywhere, so it was refused.")),
-            ),
-        };
-        let notice = notice.or_else(|| match reading.confirmed {
-            Some(Confirmed::Since(since)) => Some(format!(
-                "The session store is unreachable, so revocation could not be checked: a sign-out \
-                 on another instance {} may not be seen here yet.",
-                since.map_or("since this instance started".to_owned(), |at| format!(
-                    "after {}",
-                    clock::format_ms(at)
-                ))
-            )),
-            _ => None,
-        });
-        server.push(Fact::new("revocation", self.revocation_fact()));
-        Ok(View { items, browser, server, expires_at, notice })
+        Ok(self.show(self.reading().await))
     }
 
     async fn items(&self) -> Result<ItemList, AppError> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark (issue 6): the three strategies against the framework's floor, on loopback.
+# Load benchmark: the three strategies against the framework's floor, on loopback.
 #
 #   scripts/bench.sh                   # the table: every scenario for 5 s (about 2.5 minutes)
 #   scripts/bench.sh --repeat 3        # the table three times: medians and their spread
@@ -7,6 +7,7 @@
 #   scripts/bench.sh --memory          # 100,000 sessions, 1,000,000 cookie-less requests, expiry
 #   scripts/bench.sh --callgrind       # instructions per request under valgrind (repeatable)
 #   scripts/bench.sh --store redis://127.0.0.1:6379/15
+#   scripts/bench.sh --stores memory,redis://127.0.0.1:6379/15   # one server per store, alternating
 #   scripts/bench.sh --help            # every option
 #
 # Builds the release binary (skip with --no-build), starts it on a free loopback port with a

@@ -1,4 +1,4 @@
-"""Load benchmark of the three strategies against the framework's floor (issue 6).
+"""Load benchmark of the three strategies against the framework's floor.
 
 Run it through scripts/bench.sh, from anywhere; it works from the repository root. See
 BENCHMARKS.md for what it measures and how to read the table.
@@ -19,6 +19,7 @@ import callgrind
 import memory
 import report
 import scenarios
+import stores
 import wrk
 from server import Server, StartFailed
 
@@ -35,6 +36,10 @@ def options(argv):
     p.add_argument("--callgrind-dir", metavar="DIR", help="where --callgrind keeps its dumps")
     p.add_argument("--store", default="memory", metavar="URL",
                    help="session store: memory (default), redis://..., postgres://...")
+    p.add_argument("--stores", metavar="URL,URL",
+                   help="instead: the stores scenario, one server per store (e.g. "
+                        "memory,redis://127.0.0.1:6379/15), measured in alternation: what a "
+                        "read costs with each store, as ratios")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (5)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the whole table N times and report each scenario's median "
@@ -165,6 +170,18 @@ def main(argv):
             results["callgrind"] = callgrind.run(args)
         except (RuntimeError, StartFailed) as error:
             fail(f"callgrind: {error}")
+    elif args.stores:
+        try:
+            results["stores"] = stores.run(args, load, start, redact)
+        except RuntimeError as error:
+            fail(f"stores scenario: {error}")
+        print()
+        print("\n".join(results["stores"]["table"]))
+        print(f"\nratios of req/s (median of {args.repeat} same-round ratios), "
+              f"{results['stores']['missed']} target(s) missed:")
+        print("\n".join(results["stores"]["lines"]))
+        if results["stores"]["missed"] and args.strict:
+            outcome = 1
     elif not args.memory:
         runs = run_table(args, load)
         check = not args.smoke and args.store == "memory"
@@ -176,7 +193,7 @@ def main(argv):
             outcome = 1
         if check:
             lines, missed = report.targets(runs, load.connections)
-            print(f"targets of issue 6 ({missed} missed):")
+            print(f"targets of the main table ({missed} missed):")
             print("\n".join(lines))
             if missed and args.strict:
                 outcome = 1

@@ -1,4 +1,4 @@
-"""The memory scenario (issue 6): what 100,000 server-side sessions cost, that cookie-less
+"""The memory scenario: what 100,000 server-side sessions cost, that cookie-less
 traffic adds nothing, and that expired sessions give their memory back.
 
 1. Create SESSIONS sessions of ITEMS items each through the API (sessions.lua), and read

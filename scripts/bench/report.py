@@ -1,5 +1,5 @@
 """Printing: the machine, the table of scenarios (absolute and as a ratio to the floor), and
-which of issue 6's targets pass."""
+which of the main table's targets pass (the ratios BENCHMARKS.md asks of each strategy)."""
 
 import os
 import platform
@@ -139,7 +139,7 @@ def notes(runs) -> list:
 
 
 def targets(runs, connections) -> tuple:
-    """Issue 6's targets, one line each, and how many were missed."""
+    """The main table's targets, one line each, and how many were missed."""
     lines, missed = [], 0
     for s in runs:
         if s.result and s.target is not None:

@@ -28,7 +28,8 @@ def add_limits(connections: int) -> tuple:
     brake_at = CAP - connections - 3
     return max(1, min(40, brake_at - connections - 3)), brake_at
 
-# Targets of issue 6, as a ratio of the floor's req/s (memory store, 32 connections).
+# What each strategy should cost at most, as a ratio of the floor's req/s (memory store,
+# 32 connections): reads close to the floor, a page that renders a list within reach of it.
 P99_LIMIT_MS = 5.0
 TARGETS = {
     ("api read", 10): 0.9,

@@ -39,8 +39,8 @@ impl Viewport {
     }
 }
 
-/// Flags from the issue: without them Chromium keeps trying to reach the internet, which this
-/// machine (and CI) does not have.
+/// Flags that keep headless Chromium to itself: without them it keeps trying to reach the
+/// internet, which this machine (and CI) does not have.
 const CHROMIUM_FLAGS: [&str; 8] = [
     "--headless",
     "--no-sandbox",

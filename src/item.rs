@@ -4,6 +4,7 @@
 //! one line of 1 to 200 characters with no control characters, and a list holds at most
 //! [`MAX_ITEMS`] of them.
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// Longest item, counted in Unicode scalar values (`char`s), after trimming.
@@ -13,9 +14,9 @@ pub const MAX_ITEMS: usize = 100;
 
 /// One list entry, known to be valid: trimmed, 1 to 200 characters, single-line, no
 /// control characters. The only way to make one is [`Item::parse`] (serde goes through it
-/// too), so a stored or decrypted list can never hold an invalid item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// too), so a stored or decrypted list can never hold an invalid item. Serialized as the
+/// bare string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item(String);
 
 /// Why an input was refused, in words a visitor can act on.
@@ -35,12 +36,17 @@ impl Item {
         if trimmed.is_empty() {
             return Err(ItemError::Empty);
         }
-        // U+2028/U+2029 are not `Cc` controls but do break lines.
+        // U+2028/U+2029 are not `Cc` controls but do break lines. Most items are ASCII, where
+        // a byte is a character: every decrypted or stored list is checked again on each read.
         let breaks_line = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
-        if trimmed.chars().any(breaks_line) {
+        let (broken, chars) = if trimmed.is_ascii() {
+            (trimmed.bytes().any(|b| b.is_ascii_control()), trimmed.len())
+        } else {
+            (trimmed.chars().any(breaks_line), trimmed.chars().count())
+        };
+        if broken {
             return Err(ItemError::ControlCharacter);
         }
-        let chars = trimmed.chars().count();
         if chars > MAX_ITEM_CHARS {
             return Err(ItemError::TooLong(chars));
         }
@@ -52,10 +58,21 @@ impl Item {
     }
 }
 
-impl TryFrom<String> for Item {
-    type Error = ItemError;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Item::parse(&raw)
+/// Through [`Item::parse`], straight from the text being read: no owned copy of the raw
+/// string first.
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Item, D::Error> {
+        struct ItemText;
+        impl Visitor<'_> for ItemText {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an item: one line of text")
+            }
+            fn visit_str<E: de::Error>(self, raw: &str) -> Result<Item, E> {
+                Item::parse(raw).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(ItemText)
     }
 }
 

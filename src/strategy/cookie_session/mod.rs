@@ -224,8 +224,17 @@ impl Strategy for CookieSession<'_> {
     }
 
     async fn items(&self) -> Result<ItemList, AppError> {
-        Ok(match self.received().await {
-            Received::Valid { payload, .. } => payload.items.clone(),
+        let list = |received: &Received| match received {
+            Received::Valid { payload, .. } => Some(payload.items.clone()),
+            _ => None,
+        };
+        if let Some(reading) = self.reading.get() {
+            return Ok(list(&reading.received).unwrap_or_default());
+        }
+        // Not read yet (the API's list route asks only this): read, and hand the list over
+        // rather than keep it and return a copy.
+        Ok(match self.read(&mut None).await {
+            Received::Valid { payload, .. } => payload.items,
             _ => ItemList::default(),
         })
     }

@@ -5,8 +5,9 @@
 //! family so that reloading them all is one `HGETALL` of just the epochs, not a `SCAN` over
 //! every session; the app's purge removes fields past their time, and the hash itself expires
 //! when no raise has touched it for the maximum lifetime. Every raise is also `PUBLISH`ed, in
-//! the same script, on the channel of the same name: that is the change feed each instance's
-//! copy follows.
+//! the same script, on the channel `cookie-epochs:<prefix>@<database number>` (channels are
+//! shared by every database of a Redis server; keys are not): that is the change feed each
+//! instance's copy follows.
 
 use std::time::Duration;
 
@@ -55,9 +56,14 @@ impl Scripts {
 }
 
 impl RedisStore {
-    /// The hash of epochs, and the channel raises are announced on (the same name).
+    /// The hash of epochs.
     fn epochs_key(&self) -> String {
         format!("cookie-epochs:{}", self.prefix)
+    }
+
+    /// The channel raises are announced on.
+    fn epochs_channel(&self) -> String {
+        format!("{}@{}", self.epochs_key(), self.client.get_connection_info().redis_settings().db())
     }
 }
 
@@ -81,7 +87,7 @@ impl EpochStore for RedisStore {
         let (now, ttl) = (now_ms(), clock::millis(ttl).max(1));
         let key = self.epochs_key();
         let mut call = self.epochs.raise.key(&key);
-        call.arg(family).arg(epoch).arg(now.saturating_add(ttl)).arg(now).arg(ttl).arg(&key);
+        call.arg(family).arg(epoch).arg(now.saturating_add(ttl)).arg(now).arg(ttl).arg(self.epochs_channel());
         let mut connection = self.connection.clone();
         let value: String =
             bounded("redis", "raise cookie epoch", call.invoke_async(&mut connection)).await?;
@@ -103,7 +109,7 @@ impl EpochStore for RedisStore {
     }
 
     async fn subscribe(&self) -> Result<Feed, StoreError> {
-        let channel = self.epochs_key();
+        let channel = self.epochs_channel();
         let mut pubsub = bounded("redis", "subscribe", async {
             let mut pubsub = self.client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;

@@ -1,11 +1,19 @@
 //! "Sign out everywhere" across instances. Each instance keeps its own copy of the revoked
 //! private-cookie families and reads cookies against it without asking the store; these tests
 //! measure how long a copied cookie stays readable on instance B after a sign-out on A, and
-//! fail past the bound the docs promise (1 s).
+//! fail past the bound the docs promise (1 s); and what a read does while the copy cannot be
+//! trusted.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use server_side_sessions::store::memory::MemoryStore;
+use server_side_sessions::store::redis::RedisStore;
+use server_side_sessions::store::revocations::Confirmed;
+use server_side_sessions::store::{EpochStore, Revocations};
+
+use crate::store::LONG;
 use crate::support::backends::{database_url, redis_url, Schemas};
 use crate::support::http::{add, get, http, items, json, list};
 use crate::support::processes::AppProcess;
@@ -80,4 +88,29 @@ async fn a_sign_out_reaches_another_instance_within_a_second_with_postgres() {
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
     propagation(&schemas.fresh().await, "postgres").await;
+}
+
+/// Until its feed is up (or while it is down) the copy is not trusted: a read asks the store,
+/// so a sign-out made elsewhere counts at once.
+#[tokio::test]
+async fn before_its_feed_is_up_the_copy_asks_the_store() {
+    let store = Arc::new(MemoryStore::new(LONG));
+    let revocations = Revocations::new(store.clone(), "memory");
+    let family = "0123456789abcdef0123456789abcdef";
+    assert_eq!(revocations.epoch(family).await, (0, Confirmed::Asked));
+    store.raise(family, 1, Duration::from_secs(60)).await.unwrap(); // another instance's sign-out
+    assert_eq!(revocations.epoch(family).await, (1, Confirmed::Asked), "seen at once, by asking");
+    assert_eq!(revocations.status(), (false, 0), "and the copy says it is not current");
+}
+
+/// A store that does not answer is asked once, not on every read, and the answer says the
+/// check could not be made.
+#[tokio::test]
+async fn a_store_that_does_not_answer_is_not_asked_on_every_read() {
+    let store = Arc::new(RedisStore::new("redis://127.0.0.1:1", LONG).expect("a valid URL"));
+    let revocations = Revocations::new(store, "redis");
+    assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));
+    let again = Instant::now();
+    assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));
+    assert!(again.elapsed() < Duration::from_millis(100), "asked again: {:?}", again.elapsed());
 }

@@ -40,6 +40,10 @@ def options(argv):
                    help="instead: the stores scenario, one server per store (e.g. "
                         "memory,redis://127.0.0.1:6379/15), measured in alternation: what a "
                         "read costs with each store, as ratios")
+    p.add_argument("--before", metavar="BINARY",
+                   help="with --stores: also run every store on this other build (e.g. a copy "
+                        "of main's release binary), in the same alternation: before and after "
+                        "in one run")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (5)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the whole table N times and report each scenario's median "
@@ -81,10 +85,10 @@ def redact(url):
     return scheme + sep + rest.split("@")[-1] if sep else url
 
 
-def start(settings, store_url) -> Server:
+def start(settings, store_url, binary=None) -> Server:
     """Starts the server, or explains why not. A store the server refuses (or that is down)
     is skipped with exit status 0: the backend may not exist yet on this checkout."""
-    server = Server(settings)
+    server = Server(settings, binary=binary)
     try:
         server.start()
         return server

@@ -39,7 +39,8 @@ def free_port() -> int:
 class Server:
     """One server process. `settings` are extra ROCKET_* variables (store, lifetimes)."""
 
-    def __init__(self, settings=None, log_level="off"):
+    def __init__(self, settings=None, log_level="off", binary=None):
+        self.binary = binary or BINARY
         self.port = free_port()
         self.settings = dict(settings or {})
         self.log_level = log_level
@@ -63,9 +64,9 @@ class Server:
         return env
 
     def start(self, timeout=30.0):
-        if not os.access(BINARY, os.X_OK):
-            raise StartFailed(f"{BINARY} is missing: run `cargo build --release` first")
-        self.proc = subprocess.Popen([BINARY], env=self.environment(), stdout=self.log,
+        if not os.access(self.binary, os.X_OK):
+            raise StartFailed(f"{self.binary} is missing: run `cargo build --release` first")
+        self.proc = subprocess.Popen([self.binary], env=self.environment(), stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

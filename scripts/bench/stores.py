@@ -12,6 +12,10 @@ median over rounds of the same-round ratio. Ratios printed, with their targets:
 - server-side session on a network store / the same read on the memory server (Redis
   >= 0.75x): the price of one round trip to the store.
 
+With `--before BINARY`, every store also gets a server running that other build (an older
+commit's), measured in the same alternation, and each ratio is printed for both builds: a
+before/after comparison that the machine's drift cannot skew.
+
 Note that with a network store `/healthz` pings the store, so its floor is not the app's.
 """
 
@@ -35,18 +39,27 @@ def scenario(kind, slug):
 
 
 def backend_of(store):
+    label = BEFORE if store.startswith(BEFORE) else ""
+    store = store.removeprefix(BEFORE)
     for prefix, name in (("redis", "redis"), ("postgres", "postgres")):
         if store.startswith(prefix):
-            return name
-    return store
+            return label + name
+    return label + store
+
+
+BEFORE = "before "  # the label prefix of a server running the --before build
 
 
 def run(args, load, start, redact):
     stores = args.stores.split(",")
+    if args.before:
+        stores += [BEFORE + store for store in stores]
     servers = {}
     try:
         for store in stores:
-            servers[store] = start({"ROCKET_SESSION_STORE": store}, store)
+            url = store.removeprefix(BEFORE)
+            binary = args.before if store.startswith(BEFORE) else None
+            servers[store] = start({"ROCKET_SESSION_STORE": url}, url, binary)
             print(f"server for {redact(store)}: {servers[store].url}", flush=True)
         for server in servers.values():
             wrk.run(server.url, wrk.Load(load.threads, load.connections, 1.0), path="/healthz")
@@ -57,7 +70,7 @@ def run(args, load, start, redact):
                 for store in stores:
                     result = scenario(*read).run(servers[store], load)
                     rps[(store, read)].append(result.rps)
-                    print(f"  {backend_of(store):<9} {read[0]:<9} {read[1]:<15} {result.rps:>9,.0f} req/s"
+                    print(f"  {backend_of(store):<16} {read[0]:<9} {read[1]:<15} {result.rps:>9,.0f} req/s"
                           f"  p99 {result.p99_ms:6.2f} ms  errors {result.status_errors + result.socket_errors}",
                           flush=True)
     finally:
@@ -80,7 +93,7 @@ def report(stores, rps, rounds):
         ok = target is None or value >= target
         missed += not ok
         mark = "" if target is None else (" ok  " if ok else " MISS") + f" (target >= {target}x)"
-        lines.append(f"  {name:<58} {value:5.2f}x{mark}")
+        lines.append(f"  {name:<66} {value:5.2f}x{mark}")
 
     for store in stores:
         name = backend_of(store)
@@ -88,13 +101,15 @@ def report(stores, rps, rounds):
              ratio(rps, (store, cookie), (store, glob), rounds), TARGETS["cookie/global"])
         line(f"{name}: server session / floor, api read {ITEMS}",
              ratio(rps, (store, server), (store, floor), rounds),
-             TARGETS["server/floor memory"] if name == "memory" else None)
-    if "memory" in stores:
-        for store in (s for s in stores if s != "memory"):
+             TARGETS["server/floor memory"] if name.removeprefix(BEFORE) == "memory" else None)
+    for label in ("", BEFORE):
+        memory = label + "memory"
+        same_build = [s for s in stores if s.startswith(BEFORE) == bool(label) and s != memory]
+        for store in same_build if memory in stores else []:
             name = backend_of(store)
             line(f"{name} server session / memory server session, api read {ITEMS}",
-                 ratio(rps, (store, server), ("memory", server), rounds),
-                 TARGETS.get(f"server vs memory {name}"))
+                 ratio(rps, (store, server), (memory, server), rounds),
+                 TARGETS.get(f"server vs memory {name.removeprefix(BEFORE)}"))
     medians = {key: statistics.median(values) for key, values in rps.items()}
     table = ["| store | " + " | ".join(f"{k} {s}" for k, s in READS) + " |",
              "|---" * (len(READS) + 1) + "|"]

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::processes::free_port;
+use crate::support::processes::free_port;
 
 /// The app binary with a throwaway key, the memory store and only `env` on top.
 fn app(env: &[(&str, String)]) -> Command {

@@ -7,6 +7,9 @@
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
+//! | `session_limit`        | 50000              | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
+//! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
+//! | `session_rate_burst`   | 60                 | how many of those it may start at once |
 //!
 //! Rocket's own `port` has one more source, for serverless platforms: see [`with_platform_port`].
 
@@ -26,6 +29,9 @@ pub struct AppConfig {
     pub session_max_lifetime: u64,
     pub cookie_secure: bool,
     pub session_store: String,
+    pub session_limit: usize,
+    pub session_rate_per_minute: u32,
+    pub session_rate_burst: u32,
 }
 
 impl Default for AppConfig {
@@ -35,6 +41,9 @@ impl Default for AppConfig {
             session_max_lifetime: 8 * 60 * 60,
             cookie_secure: false,
             session_store: "memory".into(),
+            session_limit: 50_000,
+            session_rate_per_minute: 30,
+            session_rate_burst: 60,
         }
     }
 }
@@ -95,7 +104,25 @@ impl AppConfig {
                 return Err(format!("`{key}` must be between 1 and {MAX_SECONDS} seconds, not {value}"));
             }
         }
+        let counts = [
+            ("session_limit", config.session_limit as u64),
+            ("session_rate_per_minute", config.session_rate_per_minute.into()),
+            ("session_rate_burst", config.session_rate_burst.into()),
+        ];
+        if let Some((key, _)) = counts.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("`{key}` must be at least 1"));
+        }
         Ok(config)
+    }
+
+    /// The bounds on new server-side sessions (checked non-zero by [`AppConfig::from_figment`]).
+    pub fn admission(&self) -> crate::store::Admission {
+        let at_least_one = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
+        crate::store::Admission::new(
+            self.session_limit,
+            at_least_one(self.session_rate_per_minute),
+            at_least_one(self.session_rate_burst),
+        )
     }
 
     pub fn lifetimes(&self) -> Lifetimes {

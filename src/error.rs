@@ -39,6 +39,20 @@ pub enum AppError {
     /// 422: the body parsed but had the wrong shape (missing field, wrong type).
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: this client started new server-side sessions faster than its rate allows. A
+    /// visitor who already has a session never sees it.
+    #[error(
+        "too many new sessions from your address; try again in {retry_after} s (a visitor who \
+         already has a session is never limited, and the other two strategies keep working)"
+    )]
+    NewSessionsTooFast { retry_after: u64 },
+    /// 503: the store holds `session_limit` live sessions; new ones wait until some expire.
+    #[error(
+        "the server already holds the {limit} live sessions it allows, so it starts no new one \
+         right now (existing sessions are never evicted to make room); try again in \
+         {retry_after} s; the global list and the private cookie keep working"
+    )]
+    SessionLimitReached { limit: usize, retry_after: u64 },
     /// 404: the URL names a strategy that does not exist.
     #[error("no strategy named `{0}`: use global, server-session or cookie-session")]
     UnknownStrategy(String),
@@ -52,10 +66,37 @@ impl AppError {
             }
             AppError::List(ListError::Full) => Status::UnprocessableEntity,
             AppError::List(ListError::NoSuchIndex { .. }) | AppError::UnknownStrategy(_) => Status::NotFound,
-            AppError::StoreUnavailable => Status::ServiceUnavailable,
+            AppError::StoreUnavailable | AppError::SessionLimitReached { .. } => Status::ServiceUnavailable,
+            AppError::NewSessionsTooFast { .. } => Status::TooManyRequests,
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::PayloadTooLarge(_) => Status::PayloadTooLarge,
             AppError::UnsupportedMediaType => Status::UnsupportedMediaType,
+        }
+    }
+}
+
+impl AppError {
+    /// Seconds a client should wait before trying again (`Retry-After`), for refusals that
+    /// pass with time.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::NewSessionsTooFast { retry_after }
+            | AppError::SessionLimitReached { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::store::Refused> for AppError {
+    fn from(refused: crate::store::Refused) -> Self {
+        match refused {
+            crate::store::Refused::TooFast { retry_after } => {
+                AppError::NewSessionsTooFast { retry_after: retry_after.as_secs().max(1) }
+            }
+            crate::store::Refused::Full { limit, retry_after } => {
+                log::warn!("session limit reached ({limit} live sessions): a new session was refused");
+                AppError::SessionLimitReached { limit, retry_after: retry_after.as_secs() }
+            }
         }
     }
 }

@@ -7,11 +7,12 @@
 //! - [`Revocations`] (in an `Arc`): this process's copy of the revoked private-cookie
 //!   families, for the private-cookie strategy.
 //!
-//! and runs three things once the server is up: a first reach for the store (connecting, and
-//! for Postgres migrating), the purge of expired sessions and epochs, and the task that keeps
-//! the revocation copy current. A rule that every backend must follow (a cap on how many
-//! sessions may exist, say) belongs here too: wrap `records` before it is managed, and every
-//! strategy gets the rule without knowing which backend is behind it.
+//! - [`Admission`] (in an `Arc`): the bounds on new sessions (a limit on live sessions and a
+//!   rate per client), the same whichever backend is behind them;
+//!
+//! and runs four things once the server is up: a first reach for the store (connecting, and
+//! for Postgres migrating), the purge of expired sessions and epochs, the recount of live
+//! sessions for [`Admission`], and the task that keeps the revocation copy current.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 
-use super::{memory, postgres, redis, EpochStore, Revocations, SessionStore};
+use super::{admission, memory, postgres, redis, Admission, EpochStore, Revocations, SessionStore};
 use crate::config::{AppConfig, Lifetimes};
 
 /// The connection string of the database the platform provides (Shuttle's
@@ -93,10 +94,19 @@ pub fn stage() -> AdHoc {
         let name = backend.records.backend();
         log::info!("session store: {name}");
         let revocations = Arc::new(Revocations::new(backend.epochs.clone(), name));
+        let admission = Arc::new(config.admission());
+        log::info!(
+            "new server-side sessions: at most {} live, {} a minute per client (bursts of {})",
+            config.session_limit,
+            config.session_rate_per_minute,
+            config.session_rate_burst
+        );
         Ok(rocket
             .manage(Records(backend.records.clone()))
             .manage(revocations.clone())
+            .manage(admission.clone())
             .attach(check_at_start(backend.records.clone()))
+            .attach(recount_in_background(backend.records.clone(), admission))
             .attach(purge_in_background(backend, config.lifetimes()))
             .attach(AdHoc::on_liftoff("Revocation copy", move |rocket| {
                 let shutdown = rocket.shutdown();
@@ -137,6 +147,29 @@ fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
                     rocket::tokio::select! {
                         _ = &mut shutdown => break,
                         _ = ticks.tick() => purge(&backend).await,
+                    }
+                }
+            });
+        })
+    })
+}
+
+/// Replaces [`Admission`]'s estimate of live sessions with the store's own count every
+/// [`admission::RECOUNT_EVERY`], so that expiries (and other instances' sessions) count. A
+/// store that is down keeps the estimate as it was.
+fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>) -> AdHoc {
+    AdHoc::on_liftoff("Live-session recount", move |rocket| {
+        let shutdown = rocket.shutdown();
+        Box::pin(async move {
+            rocket::tokio::spawn(async move {
+                let mut ticks = rocket::tokio::time::interval(admission::RECOUNT_EVERY);
+                rocket::tokio::pin!(shutdown);
+                loop {
+                    rocket::tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = ticks.tick() => if let Ok(live) = store.count().await {
+                            admission.recount(live);
+                        },
                     }
                 }
             });

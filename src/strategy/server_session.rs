@@ -14,6 +14,8 @@
 //!   keep working; an unknown, expired or malformed id is never adopted, a write gets a
 //!   fresh one (no session fixation).
 
+use std::sync::Arc;
+
 use rocket::fairing::AdHoc;
 use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
@@ -24,7 +26,7 @@ use crate::config::{AppConfig, CookiePolicy, Lifetimes};
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::{Record, Records, SessionStore, Updated};
+use crate::store::{Admission, Record, Records, SessionStore, Updated};
 
 /// The rules for the session cookie, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -54,6 +56,10 @@ pub fn stage() -> AdHoc {
 pub struct ServerSession<'r> {
     sessions: &'r Sessions,
     store: &'r Records,
+    /// Who may start a new session: consulted only when this request would create one.
+    admission: &'r Admission,
+    /// The client's address (see `ip_header` in `Rocket.toml`), for the per-client rate.
+    client: Option<std::net::IpAddr>,
     jar: &'r CookieJar<'r>,
     sent: Option<String>,
     id: Option<SessionId>,
@@ -65,13 +71,15 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let (Some(sessions), Some(store)) = (rocket.state::<Sessions>(), rocket.state::<Records>()) else {
+        let state = (rocket.state::<Sessions>(), rocket.state::<Records>(), rocket.state::<Arc<Admission>>());
+        let (Some(sessions), Some(store), Some(admission)) = state else {
             return super::missing_state("server_session::stage() and store::stage()");
         };
         let jar = request.cookies();
         let sent = jar.get(&sessions.cookie_name).map(|c| c.value().to_owned());
         let id = sent.as_deref().and_then(SessionId::parse);
-        request::Outcome::Success(ServerSession { sessions, store, jar, sent, id })
+        let client = request.client_ip();
+        request::Outcome::Success(ServerSession { sessions, store, admission, client, jar, sent, id })
     }
 }
 
@@ -92,6 +100,7 @@ impl ServerSession<'_> {
     pub async fn end(&self) -> Result<(), AppError> {
         if let Some(id) = &self.id {
             if self.store().destroy(id).await? {
+                self.admission.ended();
                 log::info!("session {} ended", id.redacted());
             }
         }
@@ -190,8 +199,10 @@ impl Strategy for ServerSession<'_> {
         if items.is_empty() {
             return Ok(items); // clearing nothing: no reason to create a session
         }
+        let ticket = self.admission.admit(self.client)?;
         let id = SessionId::generate();
         self.store().create(&id, items.clone()).await?;
+        ticket.created();
         self.set_cookie(&id);
         Ok(items)
     }

@@ -1,7 +1,8 @@
 //! How errors travel over HTTP: the JSON body every API error has, and the reason a guard
 //! refused a request, kept for the catcher that renders it.
 
-use rocket::http::Status;
+use rocket::http::{Header, Status};
+use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::Request;
 use serde::Serialize;
@@ -14,21 +15,36 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// An [`AppError`] as an API response: its status and `{"error": message}`.
-#[derive(Debug, rocket::Responder)]
+/// An [`AppError`] as an API response: its status, `{"error": message}`, and `Retry-After`
+/// when waiting will help (a 429 or a full session store).
+#[derive(Debug)]
 pub struct ApiError {
-    inner: (Status, Json<ErrorBody>),
+    status: Status,
+    body: Json<ErrorBody>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: Status, message: impl Into<String>) -> ApiError {
-        ApiError { inner: (status, Json(ErrorBody { error: message.into() })) }
+        ApiError { status, body: Json(ErrorBody { error: message.into() }), retry_after: None }
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
-        ApiError::new(error.status(), error.to_string())
+        ApiError { retry_after: error.retry_after(), ..ApiError::new(error.status(), error.to_string()) }
+    }
+}
+
+/// Written by hand because Rocket's `#[derive(Responder)]` can add a header only when it is
+/// always there, and `Retry-After` is there only for some errors.
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = (self.status, self.body).respond_to(request)?;
+        if let Some(seconds) = self.retry_after {
+            response.set_header(Header::new("Retry-After", seconds.to_string()));
+        }
+        Ok(response)
     }
 }
 

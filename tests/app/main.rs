@@ -12,6 +12,7 @@ mod bad_input;
 mod cookie_session;
 mod global;
 mod instances;
+mod limits;
 mod outages;
 mod platform;
 mod real_server;

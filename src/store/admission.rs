@@ -1,0 +1,166 @@
+//! Who may start a new server-side session: the two bounds a flood of new sessions meets.
+//!
+//! Every cookie-less write creates a session, so without a bound a single client can fill the
+//! store until the process (or the Redis or Postgres server) runs out of memory, and every
+//! visitor's session goes with it. Two rules stand in the way, and both apply only to
+//! *creating* a session: a visitor who already has one is never refused by them.
+//!
+//! - **A per-client rate** (`session_rate_per_minute`, with bursts of `session_rate_burst`): a
+//!   token bucket per client address ([`governor`]), answered with `429` and `Retry-After`.
+//!   The address is Rocket's `client_ip()`: the peer's address, or the header named by
+//!   `ip_header` when that is set. Any client can write such a header, so the app trusts one
+//!   only when told to (`ip_header = false` by default; see `Rocket.toml`).
+//! - **A limit on live sessions** (`session_limit`), answered with `503` and `Retry-After`.
+//!   Live sessions are never evicted to make room: eviction would let a flood log real
+//!   visitors out, which is the outage the limit exists to prevent. New sessions wait instead
+//!   until old ones expire, and the global and private-cookie strategies keep working.
+//!
+//! The live count is kept here, per process: this process's own creations and endings are
+//! counted exactly, and the store's real count replaces the estimate every few seconds
+//! ([`Admission::recount`]), which also brings in expiries and, for Redis and Postgres, the
+//! sessions other instances created. So with one instance the limit is exact (or errs on the
+//! side of refusing); with several sharing a store it can be passed by what the other
+//! instances create between two recounts.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// How often the store's real count replaces the estimate.
+pub const RECOUNT_EVERY: Duration = Duration::from_secs(2);
+
+/// What a full store tells a client to wait: sessions free up only as they expire or end.
+const FULL_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Why a new session was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// This client started sessions faster than its rate allows.
+    TooFast { retry_after: Duration },
+    /// The store already holds `limit` live sessions.
+    Full { limit: usize, retry_after: Duration },
+}
+
+/// The admission rules and the live-session estimate, managed by the store stage.
+pub struct Admission {
+    limit: usize,
+    live: AtomicUsize,
+    rate: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+/// A place among the live sessions, held while the session is being created. Dropped without
+/// [`Ticket::created`] (the store refused the write), it gives the place back.
+pub struct Ticket<'a> {
+    admission: &'a Admission,
+    kept: bool,
+}
+
+impl Ticket<'_> {
+    pub fn created(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.admission.live.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Admission {
+    /// `limit` live sessions at most; each client may start `per_minute` sessions a minute,
+    /// `burst` of them at once.
+    pub fn new(limit: usize, per_minute: NonZeroU32, burst: NonZeroU32) -> Admission {
+        let quota = Quota::per_minute(per_minute).allow_burst(burst);
+        let clock = DefaultClock::default();
+        Admission { limit, live: AtomicUsize::new(0), rate: RateLimiter::keyed(quota), clock }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Live sessions, as far as this process knows.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Takes a place for a new session of `client`, or says why not. A full store is checked
+    /// first, so that refusals while it is full do not use up the client's rate.
+    pub fn admit(&self, client: Option<IpAddr>) -> Result<Ticket<'_>, Refused> {
+        let taken = self.live.fetch_add(1, Ordering::Relaxed);
+        let ticket = Ticket { admission: self, kept: false };
+        if taken >= self.limit {
+            return Err(Refused::Full { limit: self.limit, retry_after: FULL_RETRY_AFTER });
+        }
+        // A request without an address (an in-process test client) shares one bucket.
+        let key = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Err(not_until) = self.rate.check_key(&key) {
+            let wait = not_until.wait_time_from(self.clock.now());
+            // Retry-After counts whole seconds; round up so a client that obeys it succeeds.
+            let retry_after = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            return Err(Refused::TooFast { retry_after });
+        }
+        Ok(ticket)
+    }
+
+    /// A session this process knew of ended (logged out).
+    pub fn ended(&self) {
+        let _ = self.live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// The store's own count of live sessions replaces the estimate, and clients whose
+    /// buckets are full again are forgotten, so the rate limiter's memory stays bounded too.
+    pub fn recount(&self, live: usize) {
+        self.live.store(live, Ordering::Relaxed);
+        self.rate.retain_recent();
+        self.rate.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nz(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap()
+    }
+
+    const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+    const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)));
+
+    #[test]
+    fn each_client_gets_its_burst_then_waits() {
+        let admission = Admission::new(100, nz(1), nz(3));
+        for _ in 0..3 {
+            admission.admit(A).expect("within the burst").created();
+        }
+        match admission.admit(A).err() {
+            Some(Refused::TooFast { retry_after }) => assert!(retry_after >= Duration::from_secs(1)),
+            other => panic!("expected TooFast, got {other:?}"),
+        }
+        admission.admit(B).expect("another client has its own bucket").created();
+        assert_eq!(admission.live(), 4, "a refused admission holds no place");
+    }
+
+    #[test]
+    fn a_full_store_refuses_without_evicting_and_frees_places_as_sessions_end() {
+        let admission = Admission::new(2, nz(60), nz(60));
+        admission.admit(A).unwrap().created();
+        drop(admission.admit(A).unwrap()); // the store refused the write: the place comes back
+        admission.admit(B).unwrap().created();
+        assert!(matches!(admission.admit(A).err(), Some(Refused::Full { limit: 2, .. })));
+        assert_eq!(admission.live(), 2);
+        admission.ended();
+        admission.admit(A).expect("a place freed up").created();
+        admission.recount(0);
+        assert_eq!(admission.live(), 0, "the store's count wins");
+    }
+}

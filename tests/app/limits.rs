@@ -1,0 +1,101 @@
+//! The bounds on new server-side sessions: a limit on live sessions (503, nothing evicted),
+//! a per-client rate on starting them (429), and which address counts as "the client".
+
+use std::net::SocketAddr;
+
+use rocket::http::{ContentType, Header, Status};
+use server_side_sessions::strategy::Slug;
+
+use crate::support::visitor::{figment, App, Resp, Visitor};
+
+/// A new-session write as if from `peer`, optionally claiming `real_ip` in `X-Real-IP`.
+async fn add_from(visitor: &Visitor<'_>, app: &App, peer: &str, real_ip: Option<&str>) -> Resp {
+    let peer: SocketAddr = peer.parse().expect("a socket address");
+    let mut request = app
+        .client
+        .post("/api/server-session/items")
+        .header(ContentType::JSON)
+        .body(r#"{"item":"x"}"#)
+        .remote(peer);
+    if let Some(ip) = real_ip {
+        request = request.header(Header::new("X-Real-IP", ip.to_owned()));
+    }
+    visitor.send(request).await
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_new_sessions_with_503_and_evicts_nobody() {
+    let app = App::with(figment().merge(("session_limit", 3))).await;
+    let early = app.visitor();
+    early.add(Slug::ServerSession, "made before the flood").await;
+    for _ in 0..2 {
+        assert_eq!(app.visitor().add(Slug::ServerSession, "x").await.status, Status::Created);
+    }
+    let refused = app.visitor().add(Slug::ServerSession, "one too many").await;
+    assert_eq!(refused.status, Status::ServiceUnavailable, "{}", refused.body);
+    assert_eq!(refused.header("Retry-After"), Some("60"));
+    assert!(refused.error().contains("3 live sessions"), "{}", refused.error());
+    assert!(refused.set_cookies().is_empty(), "no session was started");
+    // Nobody was logged out to make room, the visitor with a session can still write, and
+    // the other two strategies do not depend on the store's room.
+    assert_eq!(early.items(Slug::ServerSession).await, ["made before the flood"]);
+    assert_eq!(early.add(Slug::ServerSession, "still mine").await.status, Status::Created);
+    let other = app.visitor();
+    for slug in [Slug::Global, Slug::CookieSession] {
+        assert_eq!(other.add(slug, "fine").await.status, Status::Created, "{slug:?}");
+    }
+    // Ending a session makes room for a new one.
+    early.post_form("/server-session/end", "return_to=/").await;
+    assert_eq!(app.visitor().add(Slug::ServerSession, "x").await.status, Status::Created);
+}
+
+#[tokio::test]
+async fn one_client_may_start_only_so_many_sessions_but_never_waits_for_its_own() {
+    let limited = figment().merge(("session_rate_burst", 2)).merge(("session_rate_per_minute", 1));
+    let app = App::with(limited).await;
+    let mine = app.visitor();
+    assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", None).await.status, Status::Created);
+    assert_eq!(add_from(&app.visitor(), &app, "198.51.100.7:5001", None).await.status, Status::Created);
+    let third = app.visitor();
+    let refused = add_from(&third, &app, "198.51.100.7:5002", None).await;
+    assert_eq!(refused.status, Status::TooManyRequests, "{}", refused.body);
+    let wait: u64 = refused.header("Retry-After").and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    assert!(refused.error().contains("too many new sessions"), "{}", refused.error());
+    // The rate counts new sessions only: a visitor with a session keeps writing.
+    for _ in 0..5 {
+        assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", None).await.status, Status::Created);
+    }
+    // Another address has a bucket of its own.
+    assert_eq!(add_from(&app.visitor(), &app, "203.0.113.9:5000", None).await.status, Status::Created);
+}
+
+/// With `ip_header` off (the default), a client cannot walk around the rate by sending a new
+/// `X-Real-IP` each time; behind a proxy that sets the header, naming it makes each real
+/// client count on its own.
+#[tokio::test]
+async fn the_client_address_comes_from_a_header_only_when_the_operator_says_so() {
+    let limited = || figment().merge(("session_rate_burst", 1)).merge(("session_rate_per_minute", 1));
+    let direct = App::with(limited()).await;
+    assert_eq!(
+        forged_addresses(&direct).await,
+        [Status::Created, Status::TooManyRequests, Status::TooManyRequests],
+        "a forged X-Real-IP must not buy a new bucket"
+    );
+    let proxied = App::with(limited().merge(("ip_header", "X-Real-IP"))).await;
+    assert_eq!(
+        forged_addresses(&proxied).await,
+        [Status::Created, Status::Created, Status::Created],
+        "behind a trusted proxy, each client address is its own"
+    );
+}
+
+/// Three new sessions from one peer, each claiming another address in `X-Real-IP`.
+async fn forged_addresses(app: &App) -> Vec<Status> {
+    let mut seen = Vec::new();
+    for n in 1..=3 {
+        let claimed = format!("192.0.2.{n}");
+        seen.push(add_from(&app.visitor(), app, "198.51.100.7:5000", Some(&claimed)).await.status);
+    }
+    seen
+}

@@ -7,7 +7,7 @@
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
-//! | `session_limit`        | 50000              | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
+//! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
 //! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
 //! | `session_rate_burst`   | 60                 | how many of those it may start at once |
 //!
@@ -41,7 +41,7 @@ impl Default for AppConfig {
             session_max_lifetime: 8 * 60 * 60,
             cookie_secure: false,
             session_store: "memory".into(),
-            session_limit: 50_000,
+            session_limit: 3_000,
             session_rate_per_minute: 30,
             session_rate_burst: 60,
         }

@@ -16,6 +16,7 @@ import sys
 import time
 
 import callgrind
+import flood
 import memory
 import report
 import scenarios
@@ -30,6 +31,10 @@ def options(argv):
     p.add_argument("--smoke", action="store_true",
                    help="every scenario for about 1 s, and a small memory scenario; no targets")
     p.add_argument("--memory", action="store_true", help="run the memory scenario only")
+    p.add_argument("--flood", action="store_true",
+                   help="instead: the flood scenario, new sessions from one client and from many")
+    p.add_argument("--flood-clients", type=int, default=200,
+                   help="flood: source addresses flooding at once (200)")
     p.add_argument("--callgrind", action="store_true",
                    help="instead: instructions per request under valgrind (repeatable on a "
                         "busy machine)")
@@ -174,6 +179,9 @@ def main(argv):
             results["callgrind"] = callgrind.run(args)
         except (RuntimeError, StartFailed) as error:
             fail(f"callgrind: {error}")
+    elif args.flood:
+        results["flood"] = flood.run(args, load, start)
+        outcome = results["flood"]["outcome"]
     elif args.stores:
         try:
             results["stores"] = stores.run(args, load, start, redact)
@@ -210,6 +218,9 @@ def main(argv):
         except RuntimeError as error:
             fail(f"memory scenario: {error}")
         outcome = max(outcome, results["memory"].pop("outcome", 0))
+    if args.smoke and not args.callgrind and not args.flood:
+        results["flood"] = flood.run(args, load, start)
+        outcome = max(outcome, results["flood"]["outcome"])
     print(f"load average at end: {report.load_average()}")
     if args.json:
         with open(args.json, "w") as out:

@@ -59,9 +59,15 @@ class Server:
             ROCKET_SECRET_KEY=base64.b64encode(os.urandom(32)).decode(),
             ROCKET_LOG_LEVEL=self.log_level,
             ROCKET_COOKIE_SECURE="false",  # plain http on loopback: plain cookie names
+            # The load scenarios start many sessions from one address; they measure the
+            # strategies, not the flood bounds (the flood scenario measures those).
+            ROCKET_SESSION_LIMIT="100000000",
+            ROCKET_SESSION_RATE_PER_MINUTE="4000000000",
+            ROCKET_SESSION_RATE_BURST="4000000000",
         )
         env.update(self.settings)
-        return env
+        # A setting of None removes the variable: the app's own default applies.
+        return {name: value for name, value in env.items() if value is not None}
 
     def start(self, timeout=30.0):
         if not os.access(self.binary, os.X_OK):

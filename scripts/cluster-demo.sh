@@ -259,6 +259,9 @@ start_instance() {
     # Plain http on loopback: `Secure` cookies with `__Host-` names would need https (see
     # the README). Everything else is the release profile.
     export ROCKET_COOKIE_SECURE=false ROCKET_LOG_LEVEL=normal ROCKET_CLI_COLORS=false
+    # nginx sets X-Real-IP to the visitor's address: behind it (and only there) the app may
+    # trust that header for its per-client rate on new sessions.
+    export ROCKET_IP_HEADER=X-Real-IP
     if [ "$containers" -eq 1 ]; then
       # Attached, so this podman client is the instance's pid here: it passes our SIGTERM on
       # to the app (PID 1 in the container) and exits with it. `-e NAME` copies each value
@@ -267,7 +270,7 @@ start_instance() {
       exec podman run --rm --name "$(container_name "$i")" --network host \
         --read-only --cap-drop ALL --security-opt no-new-privileges \
         -e ROCKET_ADDRESS -e ROCKET_PORT -e ROCKET_SECRET_KEY -e ROCKET_SESSION_STORE \
-        -e ROCKET_COOKIE_SECURE -e ROCKET_LOG_LEVEL -e ROCKET_CLI_COLORS "$IMAGE"
+        -e ROCKET_COOKIE_SECURE -e ROCKET_LOG_LEVEL -e ROCKET_CLI_COLORS -e ROCKET_IP_HEADER "$IMAGE"
     fi
     exec "$BINARY"
   ) >>"$TMP/instance-$i.log" 2>&1 </dev/null &

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use rocket::http::{ContentType, Header, Status};
 use server_side_sessions::strategy::Slug;
 
+use crate::support::backends::{database_url, Schemas};
 use crate::support::visitor::{figment, App, Resp, Visitor};
 
 /// A new-session write as if from `peer`, optionally claiming `real_ip` in `X-Real-IP`.
@@ -98,4 +99,23 @@ async fn forged_addresses(app: &App) -> Vec<Status> {
         seen.push(add_from(&app.visitor(), app, "198.51.100.7:5000", Some(&claimed)).await.status);
     }
     seen
+}
+
+/// The same limit with a network store, whose live count comes back from the store itself
+/// (a fresh Postgres schema, so no other test's sessions count).
+#[tokio::test]
+async fn the_limit_holds_with_a_shared_store_too() {
+    let Some(url) = database_url() else { return };
+    let schemas = Schemas::new(&url);
+    let store = schemas.fresh().await;
+    let app = App::with(figment().merge(("session_store", store)).merge(("session_limit", 2))).await;
+    for _ in 0..2 {
+        let made = app.visitor().add(Slug::ServerSession, "x").await;
+        assert_eq!(made.status, Status::Created, "{}", made.body);
+    }
+    let refused = app.visitor().add(Slug::ServerSession, "x").await;
+    assert_eq!(refused.status, Status::ServiceUnavailable, "{}", refused.body);
+    assert!(refused.error().contains("2 live sessions"), "{}", refused.error());
+    // The store's own count agrees, and it is what the estimate is reset to.
+    assert_eq!(app.session_count().await, 2);
 }

@@ -24,7 +24,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -48,7 +48,11 @@ pub enum Refused {
 /// The admission rules and the live-session estimate, managed by the store stage.
 pub struct Admission {
     limit: usize,
+    /// The estimate: places taken, by live sessions and by creations under way.
     live: AtomicUsize,
+    /// Sessions this process created minus those it ended, ever: what happened during a
+    /// recount, which the store's count may not include yet.
+    net: AtomicI64,
     rate: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
@@ -63,6 +67,7 @@ pub struct Ticket<'a> {
 impl Ticket<'_> {
     pub fn created(mut self) {
         self.kept = true;
+        self.admission.net.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -80,7 +85,8 @@ impl Admission {
     pub fn new(limit: usize, per_minute: NonZeroU32, burst: NonZeroU32) -> Admission {
         let quota = Quota::per_minute(per_minute).allow_burst(burst);
         let clock = DefaultClock::default();
-        Admission { limit, live: AtomicUsize::new(0), rate: RateLimiter::keyed(quota), clock }
+        let (live, net) = (AtomicUsize::new(0), AtomicI64::new(0));
+        Admission { limit, live, net, rate: RateLimiter::keyed(quota), clock }
     }
 
     pub fn limit(&self) -> usize {
@@ -113,13 +119,24 @@ impl Admission {
 
     /// A session this process knew of ended (logged out).
     pub fn ended(&self) {
+        self.net.fetch_sub(1, Ordering::Relaxed);
         let _ = self.live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
     }
 
-    /// The store's own count of live sessions replaces the estimate, and clients whose
-    /// buckets are full again are forgotten, so the rate limiter's memory stays bounded too.
-    pub fn recount(&self, live: usize) {
-        self.live.store(live, Ordering::Relaxed);
+    /// Where a recount starts: call before asking the store for its count.
+    pub fn recount_begins(&self) -> i64 {
+        self.net.load(Ordering::Relaxed)
+    }
+
+    /// The store's own count of live sessions replaces the estimate, plus what this process
+    /// created or ended while the store was counting (`began` from
+    /// [`Admission::recount_begins`]), which the count may have missed: a slow count must not
+    /// erase creations made meanwhile. Clients whose buckets are full again are forgotten, so
+    /// the rate limiter's memory stays bounded too.
+    pub fn recount(&self, began: i64, live: usize) {
+        let since = self.net.load(Ordering::Relaxed) - began;
+        let live = i64::try_from(live).unwrap_or(i64::MAX).saturating_add(since).max(0);
+        self.live.store(usize::try_from(live).unwrap_or(usize::MAX), Ordering::Relaxed);
         self.rate.retain_recent();
         self.rate.shrink_to_fit();
     }
@@ -160,7 +177,11 @@ mod tests {
         assert_eq!(admission.live(), 2);
         admission.ended();
         admission.admit(A).expect("a place freed up").created();
-        admission.recount(0);
+        let began = admission.recount_begins();
+        admission.ended(); // while the store counts, which still saw that session
+        admission.recount(began, 2);
+        assert_eq!(admission.live(), 1, "the store's count, plus what it could not have seen");
+        admission.recount(admission.recount_begins(), 0);
         assert_eq!(admission.live(), 0, "the store's count wins");
     }
 }

@@ -167,9 +167,12 @@ fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>
                 loop {
                     rocket::tokio::select! {
                         _ = &mut shutdown => break,
-                        _ = ticks.tick() => if let Ok(live) = store.count().await {
-                            admission.recount(live);
-                        },
+                        _ = ticks.tick() => {
+                            let began = admission.recount_begins();
+                            if let Ok(live) = store.count().await {
+                                admission.recount(began, live);
+                            }
+                        }
                     }
                 }
             });

@@ -1,10 +1,12 @@
 //! Everything HTTP: pages, the JSON API, the guard against cross-site writes, response
-//! headers, error pages and bodies, and the stylesheet. [`stage`] wires it all up.
+//! headers, error pages and bodies, method semantics (405, `OPTIONS`) and the stylesheet.
+//! [`stage`] wires it all up.
 
 pub mod api;
 pub mod catchers;
 pub mod error;
 pub mod headers;
+pub mod methods;
 pub mod origin;
 pub mod pages;
 
@@ -21,6 +23,7 @@ pub fn stage() -> AdHoc {
             .mount("/", pages::routes())
             .mount("/", api::routes())
             .mount("/", rocket::routes![stylesheet, favicon, livez])
+            .mount("/", methods::routes())
             .register("/", catchers::catchers())
             .attach(Template::fairing())
             .attach(headers::SecurityHeaders)

@@ -13,6 +13,7 @@ mod cookie_session;
 mod global;
 mod instances;
 mod limits;
+mod methods;
 mod outages;
 mod platform;
 mod real_server;

@@ -10,6 +10,7 @@
 //! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
 //! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
 //! | `session_rate_burst`   | 60                 | how many of those it may start at once |
+//! | `session_store_ca`     | none (public web roots) | path of a PEM file: the only authority trusted for the store's TLS certificate (`rediss://`, `sslmode=verify-full`; [`crate::store::tls`]) |
 //!
 //! Rocket's own `port` has one more source, for serverless platforms: see [`with_platform_port`].
 
@@ -32,6 +33,7 @@ pub struct AppConfig {
     pub session_limit: usize,
     pub session_rate_per_minute: u32,
     pub session_rate_burst: u32,
+    pub session_store_ca: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -44,6 +46,7 @@ impl Default for AppConfig {
             session_limit: 3_000,
             session_rate_per_minute: 30,
             session_rate_burst: 60,
+            session_store_ca: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub use admission::{Admission, Refused};
 pub use epochs::{Change, EpochStore, Feed};
 pub use revocations::Revocations;
 pub use stage::{open, stage, Backend, Records, SharedDatabase};
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 
+use super::tls::RootCa;
 use super::{admission, memory, postgres, redis, Admission, EpochStore, Revocations, SessionStore};
 use crate::config::{AppConfig, Lifetimes};
 
@@ -55,15 +56,28 @@ impl Backend {
 /// Opens the store that the `session_store` setting names. Network stores connect lazily, so
 /// this never waits for (or fails on) a store that is down; only a value that names no
 /// backend, or a URL that does not parse, is an error, and its message says what is accepted.
-/// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`.
-pub fn open(setting: &str, lifetimes: Lifetimes, shared: Option<&SharedDatabase>) -> Result<Backend, String> {
+/// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`;
+/// `ca` is the authority `session_store_ca` names, for TLS to a network store ([`tls`]).
+pub fn open(
+    setting: &str,
+    lifetimes: Lifetimes,
+    shared: Option<&SharedDatabase>,
+    ca: Option<&RootCa>,
+) -> Result<Backend, String> {
     let scheme = setting.split_once("://").map_or(setting, |(scheme, _)| scheme);
     Ok(match scheme {
-        "memory" if setting == "memory" => Backend::of(memory::MemoryStore::new(lifetimes)),
-        "redis" | "rediss" => Backend::of(redis::RedisStore::new(setting, lifetimes)?),
-        "postgres" | "postgresql" => Backend::of(postgres::PostgresStore::new(setting, lifetimes)?),
+        "memory" if setting == "memory" => match ca {
+            None => Backend::of(memory::MemoryStore::new(lifetimes)),
+            Some(_) => {
+                return Err("`session_store_ca` is set, but the memory store has no TLS to verify".into())
+            }
+        },
+        "redis" | "rediss" => {
+            Backend::of(redis::RedisStore::with_options(setting, lifetimes, redis::DEFAULT_PREFIX, ca)?)
+        }
+        "postgres" | "postgresql" => Backend::of(postgres::PostgresStore::with_ca(setting, lifetimes, ca)?),
         "shuttle-postgres" if setting == scheme => match shared {
-            Some(database) => Backend::of(postgres::PostgresStore::new(&database.0, lifetimes)?),
+            Some(database) => Backend::of(postgres::PostgresStore::with_ca(&database.0, lifetimes, ca)?),
             None => return Err(SHUTTLE_ONLY.into()),
         },
         // Only the scheme is echoed: the rest of a URL may hold a password.
@@ -84,7 +98,12 @@ pub fn stage() -> AdHoc {
             log::error!("no app configuration: it failed to load (see the error above)");
             return Err(rocket);
         };
-        let backend = match open(&config.session_store, config.lifetimes(), rocket.state()) {
+        let ca_path = config.session_store_ca.as_deref().filter(|path| !path.trim().is_empty());
+        let opened = ca_path
+            .map(RootCa::load)
+            .transpose()
+            .and_then(|ca| open(&config.session_store, config.lifetimes(), rocket.state(), ca.as_ref()));
+        let backend = match opened {
             Ok(backend) => backend,
             Err(message) => {
                 log::error!("{message}");
@@ -198,7 +217,7 @@ mod tests {
     const LIFETIMES: Lifetimes = Lifetimes { idle: Duration::from_secs(60), max: Duration::from_secs(60) };
 
     fn refused(setting: &str) -> String {
-        open(setting, LIFETIMES, None).err().unwrap_or_else(|| panic!("{setting} was accepted"))
+        open(setting, LIFETIMES, None, None).err().unwrap_or_else(|| panic!("{setting} was accepted"))
     }
 
     #[test]
@@ -217,7 +236,7 @@ mod tests {
         for setting in
             ["memory", "redis://127.0.0.1:1", "rediss://127.0.0.1:1/0", "postgres://u@127.0.0.1:1/db"]
         {
-            assert!(open(setting, LIFETIMES, None).is_ok(), "{setting}");
+            assert!(open(setting, LIFETIMES, None, None).is_ok(), "{setting}");
         }
     }
 }

@@ -52,12 +52,13 @@ async fn postgres_sessions_survive_a_restart_of_the_app() {
     assert_eq!(view["browser"][0]["status"], "live session", "{view}");
 }
 
-/// Two instances (`a`, `b`) with the same key and a third (`c`) with another, all on `store`.
-async fn two_instances(store: &str) {
+/// Two instances (`a`, `b`) with the same key and a third (`c`) with another, all on `store`
+/// with the further settings `env`.
+pub async fn two_instances(store: &str, env: &[(&str, &str)]) {
     let (a, b, c) = tokio::join!(
-        AppProcess::start(store, KEY),
-        AppProcess::start(store, KEY),
-        AppProcess::start(store, OTHER_KEY)
+        AppProcess::start_with(store, KEY, env),
+        AppProcess::start_with(store, KEY, env),
+        AppProcess::start_with(store, OTHER_KEY, env)
     );
 
     // The server-side list follows the visitor: written through A, read and extended via B.
@@ -86,12 +87,12 @@ async fn two_instances(store: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_redis_sessions_but_not_global_state() {
     let Some(url) = redis_url() else { return };
-    two_instances(&url).await;
+    two_instances(&url, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_postgres_sessions_but_not_global_state() {
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
-    two_instances(&schemas.fresh().await).await;
+    two_instances(&schemas.fresh().await, &[]).await;
 }

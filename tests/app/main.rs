@@ -22,3 +22,4 @@ mod rules;
 mod security;
 mod server_session;
 mod store;
+mod tls;

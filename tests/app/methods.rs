@@ -9,8 +9,8 @@ use rocket::http::{ContentType, Header, Method, Status};
 use server_side_sessions::strategy::Slug;
 use server_side_sessions::web::methods::PARAMETERS;
 
-use crate::helpers::{figment, App, Resp, Visitor};
-use crate::real_server::Server;
+use crate::support::server::Server;
+use crate::support::visitor::{figment, App, Resp, Visitor};
 
 const ALL: [Method; 9] = [
     Method::Get,
@@ -130,6 +130,6 @@ async fn over_http_wrong_methods_get_405_json_on_api_paths_and_a_page_elsewhere(
     assert!(query.body.contains("takes only the methods GET, HEAD"), "{}", query.body);
 }
 
-fn header(reply: &crate::real_server::Reply, name: &str) -> String {
+fn header(reply: &crate::support::http::Reply, name: &str) -> String {
     reply.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }

@@ -33,8 +33,9 @@ use std::sync::Arc;
 
 use rocket::tokio::sync::OnceCell;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
+use super::tls::RootCa;
 use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
@@ -52,6 +53,10 @@ pub struct PostgresStore {
     turns: WriteTurns,
 }
 
+const NOT_VERIFYING: &str = "`session_store_ca` is set, but the Postgres URL does not ask for \
+verification: add `sslmode=verify-full` (a weaker mode skips the check, and `prefer`, the \
+default, falls back to plain text)";
+
 /// [`Lifetimes::deadline_ms`] in SQL, for the one statement that reads `created_ms` and moves
 /// the deadline at once (a read's touch): `$3`, `$4`, `$5` are now, idle and max in ms.
 const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
@@ -59,9 +64,21 @@ const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
 impl PostgresStore {
     /// A store for the database at `url`. Does not connect yet.
     pub fn new(url: &str, lifetimes: Lifetimes) -> Result<PostgresStore, String> {
+        PostgresStore::with_ca(url, lifetimes, None)
+    }
+
+    /// With `ca`, the server's certificate must be signed by that authority, and the URL must
+    /// ask for verification (`sslmode=verify-full` or `verify-ca`).
+    pub fn with_ca(url: &str, lifetimes: Lifetimes, ca: Option<&RootCa>) -> Result<PostgresStore, String> {
         // The error text never includes the URL, which may carry a password.
-        let options: PgConnectOptions =
+        let mut options: PgConnectOptions =
             url.parse().map_err(|e| format!("`session_store` is not a usable Postgres URL: {e}"))?;
+        if let Some(ca) = ca {
+            if !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull | PgSslMode::VerifyCa) {
+                return Err(NOT_VERIFYING.into());
+            }
+            options = options.ssl_root_cert_from_pem(ca.pem().to_vec());
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(super::TIMEOUT)

@@ -30,8 +30,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script};
+use redis::{RedisError, Script, TlsCertificates};
 
+use super::tls::RootCa;
 use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
@@ -61,6 +62,9 @@ const ROTATE: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 return 1";
 
+const NOT_TLS: &str = "`session_store_ca` is set, but the Redis URL is `redis://`, which has no \
+TLS to verify: use `rediss://`";
+
 pub struct RedisStore {
     lifetimes: Lifetimes,
     prefix: String,
@@ -84,9 +88,26 @@ impl RedisStore {
     }
 
     pub fn with_prefix(url: &str, lifetimes: Lifetimes, prefix: &str) -> Result<RedisStore, String> {
+        RedisStore::with_options(url, lifetimes, prefix, None)
+    }
+
+    /// With `ca`, the server's certificate must be signed by that authority (`rediss://` only).
+    pub fn with_options(
+        url: &str,
+        lifetimes: Lifetimes,
+        prefix: &str,
+        ca: Option<&RootCa>,
+    ) -> Result<RedisStore, String> {
         // The error text never includes the URL, which may carry a password.
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("`session_store` is not a usable Redis URL: {e}"))?;
+        let client = match ca {
+            None => redis::Client::open(url),
+            Some(_) if !url.starts_with("rediss://") => return Err(NOT_TLS.into()),
+            Some(ca) => {
+                let roots = TlsCertificates { client_tls: None, root_cert: Some(ca.pem().to_vec()) };
+                redis::Client::build_with_tls(url, roots)
+            }
+        }
+        .map_err(|e| format!("`session_store` is not a usable Redis URL: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(super::TIMEOUT))

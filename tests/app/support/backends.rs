@@ -125,9 +125,14 @@ pub fn redis_store(url: &str, lifetimes: Lifetimes) -> RedisStore {
 /// than one call's timeout; waiting for it here is setup, like waiting for a server to start.
 pub async fn postgres_store(schemas: &Schemas, lifetimes: Lifetimes) -> PostgresStore {
     let store = PostgresStore::new(&schemas.fresh().await, lifetimes).expect("valid DATABASE_URL");
+    wait_ready(&store).await;
+    store
+}
+
+/// Waits (up to 30 s) until a new Postgres store has connected and migrated.
+pub async fn wait_ready(store: &PostgresStore) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while let Err(e) = store.ping().await {
         assert!(std::time::Instant::now() < deadline, "Postgres never became ready: {e}");
     }
-    store
 }

@@ -17,9 +17,14 @@ impl AppProcess {
     /// it answers. Configured the way an operator would: through `ROCKET_*` variables.
     /// A free port can be taken by someone else before the app binds it, hence the retries.
     pub async fn start(store: &str, key: &str) -> AppProcess {
+        AppProcess::start_with(store, key, &[]).await
+    }
+
+    /// As [`AppProcess::start`], with more `ROCKET_*` settings in `env`.
+    pub async fn start_with(store: &str, key: &str, env: &[(&str, &str)]) -> AppProcess {
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match AppProcess::try_start(store, key).await {
+            match AppProcess::try_start(store, key, env).await {
                 Ok(process) => return process,
                 Err(why) => failures.push(why),
             }
@@ -27,7 +32,7 @@ impl AppProcess {
         panic!("the app process would not start: {failures:#?}");
     }
 
-    async fn try_start(store: &str, key: &str) -> Result<AppProcess, String> {
+    async fn try_start(store: &str, key: &str, env: &[(&str, &str)]) -> Result<AppProcess, String> {
         let port = free_port();
         let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -40,6 +45,7 @@ impl AppProcess {
             // Sessions these tests leave in a shared store expire soon.
             .env("ROCKET_SESSION_IDLE_TIMEOUT", "300")
             .env("ROCKET_LOG_LEVEL", "critical")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

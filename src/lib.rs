@@ -5,7 +5,8 @@
 //!
 //! 1. [`item`]: the list and its rules, shared by every strategy.
 //! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
-//!    [`strategy::server_session`] and [`strategy::cookie_session`].
+//!    [`strategy::server_session`] and [`strategy::cookie_session`], and next to the last,
+//!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does.
 //! 3. [`store`] and [`session_id`]: where server-side sessions are kept, and the opaque id.
 //! 4. [`web`]: pages, the JSON API, the cross-site write guard and error pages.
 //! 5. [`config`], [`instance`], [`error`], [`clock`]: the supporting pieces.
@@ -44,5 +45,6 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(strategy::global::stage())
         .attach(strategy::server_session::stage())
         .attach(strategy::cookie_session::stage())
+        .attach(strategy::signed_session::stage())
         .attach(web::stage())
 }

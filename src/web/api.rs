@@ -114,6 +114,8 @@ struct Inspect {
     /// `null` when the session store could not be read (see `store.error`).
     server_session: Option<View>,
     cookie_session: Option<View>,
+    /// The signed-cookie demonstrator shown on the private-cookie page.
+    signed_session: View,
     keys: KeyInfo,
 }
 
@@ -143,22 +145,30 @@ async fn inspect(
     let store = strategies.server.store();
     // Three store calls (count, session, revocation epoch) at once: with a store that does
     // not answer, the page waits for one timeout, not three in a row.
-    let (count, global, server_session, cookie_session) = rocket::tokio::join!(
+    let (count, global, server_session, cookie_session, signed_session) = rocket::tokio::join!(
         store.count(),
         strategies.global.view(),
         strategies.server.view(),
-        strategies.cookie.view()
+        strategies.cookie.view(),
+        strategies.signed.view()
     );
     let (sessions, error) = match count {
         Ok(n) => (Some(n), None),
         Err(e) => (None, Some(AppError::from(e).to_string())),
     };
     let (global, server_session, cookie_session) = (global?, server_session.ok(), cookie_session.ok());
-    let mut received: Vec<CookieView> =
-        server_session.iter().chain(&cookie_session).flat_map(|view| view.browser.clone()).collect();
+    let signed_session = signed_session?;
+    let views = server_session.iter().chain(&cookie_session).chain(std::iter::once(&signed_session));
+    let mut received: Vec<CookieView> = views.flat_map(|view| view.browser.clone()).collect();
     let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
     for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
-        received.push(CookieView::new(cookie.name(), cookie.value(), "not used by this app"));
+        let status = match cookie.name() {
+            "_flash" => {
+                "Rocket's flash message: why a form change was refused; the next page reads and deletes it"
+            }
+            _ => "not used by this app",
+        };
+        received.push(CookieView::new(cookie.name(), cookie.value(), status));
     }
     Ok(Json(Inspect {
         instance: instance.view(),
@@ -167,6 +177,7 @@ async fn inspect(
         global,
         server_session,
         cookie_session,
+        signed_session,
         keys: KeyInfo {
             previous_keys: keys.previous.len(),
             old_key_reads: strategies.cookie.old_key_reads(),

@@ -1,8 +1,9 @@
-//! Everything HTTP: pages, the JSON API, the guard against cross-site writes, response
+//! Everything HTTP: pages, forms, the JSON API, the guard against cross-site writes, response
 //! headers, error pages and the stylesheet. [`stage`] wires it all up.
 
 pub mod api;
 pub mod catchers;
+pub mod forms;
 pub mod headers;
 pub mod origin;
 pub mod pages;
@@ -18,6 +19,7 @@ pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Web pages and API", |rocket| async {
         rocket
             .mount("/", pages::routes())
+            .mount("/", forms::routes())
             .mount("/", api::routes())
             .mount("/", rocket::routes![stylesheet, favicon, livez])
             .register("/", catchers::catchers())

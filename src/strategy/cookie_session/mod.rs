@@ -4,7 +4,8 @@
 //!   list as JSON, encrypted and authenticated with the app's `secret_key` exactly as
 //!   Rocket's private cookies are (`add_private`/`get_private`: same crate, same key); the app
 //!   seals it itself ([`sealed`]) so it can measure the result before sending it. The server
-//!   keeps nothing.
+//!   keeps no list; what it does keep is one revocation epoch per cookie family that signed
+//!   out everywhere (below).
 //! - **How long it lasts:** until the idle timeout or the absolute lifetime, both checked by
 //!   the server from the times inside the payload (the cookie's `Max-Age` is only a hint).
 //!   A read refreshes the idle time now and then by re-sealing the cookie.
@@ -16,8 +17,10 @@
 //!   replays until it expires. "Sign out everywhere" fixes that at a price: each cookie
 //!   carries a family id and an epoch, and the server keeps the family's current epoch in the
 //!   session store, so every read now costs a store lookup; a cookie from an older epoch
-//!   reads as empty. If that lookup fails, the cookie is still accepted (the strategy keeps
-//!   working while the store is down) and the page says revocation could not be checked.
+//!   reads as empty. With the memory store the epoch lives in one process: another instance,
+//!   or this one after a restart, does not know it and accepts the old copies. If the lookup
+//!   fails, the cookie is still accepted (the strategy keeps working while the store is down)
+//!   and the page says revocation could not be checked.
 //!   A cookie that does not open (tampered, cut short, unknown key) reads as empty with a
 //!   notice, never as an error page.
 
@@ -52,7 +55,7 @@ pub struct CookieSessions {
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Private-cookie sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("no app configuration: it failed to load (see the error above)");
+            // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
         Ok(rocket.manage(CookieSessions {
@@ -185,7 +188,7 @@ impl CookieSession<'_> {
         let size = counted_size(&cookie);
         if size > COOKIE_LIMIT {
             // Not added: the browser keeps the cookie it has, with the list it had.
-            return Err(AppError::CookieTooLarge { size, limit: COOKIE_LIMIT });
+            return Err(AppError::CookieTooLarge { cookie: name.clone(), size, limit: COOKIE_LIMIT });
         }
         self.jar.add(cookie);
         Ok(())
@@ -215,7 +218,7 @@ impl CookieSession<'_> {
 impl Strategy for CookieSession<'_> {
     async fn view(&self) -> Result<View, AppError> {
         let name = &self.config.cookie_name;
-        let mut server = vec![Fact::new("kept in", "nothing on the server: the list is inside your cookie")];
+        let mut server = vec![Fact::new("kept in", "your cookie: the server keeps no list")];
         let reading = self.reading().await;
         let (items, browser, expires_at, notice) = match &reading.received {
             Received::Absent => (ItemList::default(), vec![], None, None),
@@ -251,8 +254,10 @@ impl Strategy for CookieSession<'_> {
         };
         let unchecked = "The session store is unreachable, so revocation could not be checked.";
         let notice = notice.or_else(|| reading.unchecked.then(|| unchecked.to_owned()));
-        let backend = self.sessions.store.backend();
-        server.push(Fact::new("revocation", format!("an epoch per cookie family, in the {backend} store")));
+        server.push(Fact::new(
+            "revocation",
+            revocation_fact(self.sessions.store.backend(), &self.config.lifetimes),
+        ));
         Ok(View { items, browser, server, expires_at, notice })
     }
 
@@ -281,4 +286,19 @@ impl Strategy for CookieSession<'_> {
         }
         Ok(payload.items)
     }
+}
+
+/// What the server keeps to revoke private cookies, and where: the one thing this strategy
+/// stores, and the store lookup every read pays for it.
+fn revocation_fact(backend: &str, lifetimes: &Lifetimes) -> String {
+    let reach = if backend == "memory" {
+        "in this process only: another instance, or this one after a restart, does not see it"
+    } else {
+        "shared by every instance that uses this store"
+    };
+    format!(
+        "after Sign out everywhere, the {backend} store keeps one epoch for your cookie family for \
+         {} s ({reach}); every read of this cookie looks it up",
+        lifetimes.max.as_secs()
+    )
 }

@@ -163,8 +163,8 @@ async fn inspect(
     let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
     for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
         let status = match cookie.name() {
-            "_flash" => {
-                "Rocket's flash message: why a form change was refused; the next page reads and deletes it"
+            "flash" | "__Host-flash" => {
+                "why a form change was refused; the next page shows it and deletes it"
             }
             _ => "not used by this app",
         };

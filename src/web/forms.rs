@@ -1,16 +1,17 @@
 //! The forms that change a list. Every write answers `303 See Other` back to the page it
-//! came from, also when the change was refused: the reason then travels in Rocket's flash
-//! cookie (`_flash`), and the page shows it once. So reloading that page only ever repeats a
-//! `GET`, never the form's `POST`.
+//! came from, also when the change was refused: the reason then travels in the `flash`
+//! cookie ([`super::flash`]), and the page shows it once. So reloading that page only ever
+//! repeats a `GET`, never the form's `POST`.
 
 use rocket::form::Form;
 use rocket::http::Status;
 use rocket::outcome::try_outcome;
 use rocket::request::{self, FromRequest, Request};
-use rocket::response::{Flash, Redirect};
+use rocket::response::Redirect;
 use rocket::Route;
 use rocket_dyn_templates::Template;
 
+use super::flash::Flash;
 use super::origin::SameOrigin;
 use super::pages::{error_page, Page};
 use crate::error::AppError;
@@ -28,19 +29,19 @@ pub struct ListForm {
     return_to: Option<String>,
 }
 
-/// What a form write answers: back to the page, with a flash message when it was refused,
-/// or an error page when the URL names no list at all.
+/// What a form write answers: back to the page (with the reason in the flash cookie when the
+/// change was refused), or an error page when the URL names no list at all.
 #[derive(rocket::Responder)]
 pub enum WriteResponse {
-    Done(Redirect),
-    Refused(Flash<Redirect>),
+    Back(Redirect),
     NoSuchList((Status, Template)),
 }
 
 /// What every form write needs besides its form: a request that passed the same-origin
-/// check, and the strategies to change.
+/// check, the strategies to change, and the flash cookie for a refusal.
 pub struct FormWrite<'r> {
     strategies: Strategies<'r>,
+    flash: Flash<'r>,
 }
 
 #[rocket::async_trait]
@@ -50,12 +51,13 @@ impl<'r> FromRequest<'r> for FormWrite<'r> {
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         try_outcome!(request.guard::<SameOrigin>().await);
         let strategies = try_outcome!(request.guard::<Strategies<'r>>().await);
-        request::Outcome::Success(FormWrite { strategies })
+        let flash = try_outcome!(request.guard::<Flash<'r>>().await);
+        request::Outcome::Success(FormWrite { strategies, flash })
     }
 }
 
 impl FormWrite<'_> {
-    /// Applies `op` to the list the URL names, then answers as [`finish`] does; a URL that
+    /// Applies `op` to the list the URL names, then answers as [`FormWrite::finish`] does; a URL that
     /// names no list gets the error page that says so.
     async fn apply(
         &self,
@@ -71,17 +73,16 @@ impl FormWrite<'_> {
             Ok(op) => self.strategies.get(slug).apply(op).await.map(drop),
             Err(error) => Err(error),
         };
-        finish(slug, form, result)
+        self.finish(slug, form, result)
     }
-}
 
-/// Sends the browser back to the page the form came from; when the change to `slug` was
-/// refused, the reason goes with it as a flash message for that list.
-fn finish(slug: Slug, form: &ListForm, result: Result<(), AppError>) -> WriteResponse {
-    let back = Redirect::to(Page::after_write(slug, form.return_to.as_deref()).path());
-    match result {
-        Ok(()) => WriteResponse::Done(back),
-        Err(error) => WriteResponse::Refused(Flash::new(back, slug.as_str(), error.to_string())),
+    /// Sends the browser back to the page the form came from; when the change to `slug` was
+    /// refused, the reason goes with it in the flash cookie.
+    fn finish(&self, slug: Slug, form: &ListForm, result: Result<(), AppError>) -> WriteResponse {
+        if let Err(error) = result {
+            self.flash.set(slug, &error.to_string());
+        }
+        WriteResponse::Back(Redirect::to(Page::after_write(slug, form.return_to.as_deref()).path()))
     }
 }
 
@@ -109,19 +110,19 @@ async fn clear(slug: Result<Slug, &str>, write: FormWrite<'_>, form: Form<ListFo
 /// Log out: the server deletes the record, so the id is dead even where it was copied.
 #[rocket::post("/server-session/end", data = "<form>")]
 async fn end(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    finish(Slug::ServerSession, &form, write.strategies.server.end().await)
+    write.finish(Slug::ServerSession, &form, write.strategies.server.end().await)
 }
 
 /// A new id for the same data; the old id stops working at once (the fixation defence
 /// that apps run at login or privilege change).
 #[rocket::post("/server-session/rotate", data = "<form>")]
 async fn rotate(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    finish(Slug::ServerSession, &form, write.strategies.server.rotate().await.map(drop))
+    write.finish(Slug::ServerSession, &form, write.strategies.server.rotate().await.map(drop))
 }
 
 /// Revokes this private cookie and every copy of it that the store's epoch reaches, at the
 /// price of a store lookup on each read (see `strategy::cookie_session`).
 #[rocket::post("/cookie-session/sign-out-everywhere", data = "<form>")]
 async fn sign_out_everywhere(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    finish(Slug::CookieSession, &form, write.strategies.cookie.sign_out_everywhere().await)
+    write.finish(Slug::CookieSession, &form, write.strategies.cookie.sign_out_everywhere().await)
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod catchers;
+pub mod flash;
 pub mod forms;
 pub mod headers;
 pub mod origin;

@@ -2,17 +2,17 @@
 //! visitor's browser holds and what the server holds. A change refused just before (see
 //! [`super::forms`]) is shown once, in the column it concerns.
 
-use rocket::http::{CookieJar, Status};
-use rocket::request::FlashMessage;
+use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
+use super::flash::{Flash, Refusal};
 use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
 use crate::item::MAX_ITEMS;
-use crate::strategy::{CookieView, Slug, Strategies, View};
+use crate::strategy::{Slug, Strategies, View};
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![index, strategy_page]
@@ -75,30 +75,6 @@ struct PageContext {
     columns: Vec<Column>,
 }
 
-/// The name Rocket gives its flash cookie.
-const FLASH_COOKIE: &str = "_flash";
-
-/// A change that was refused, as the page after the redirect learns of it: which list, why,
-/// and the flash cookie that carried it (shown in that list's panel, since the browser held it).
-struct Refusal {
-    slug: Slug,
-    message: String,
-    cookie: Option<CookieView>,
-}
-
-impl Refusal {
-    /// Reads (and so deletes) the flash cookie. One whose kind names no list is ignored.
-    fn from_flash(flash: Option<FlashMessage<'_>>, jar: &CookieJar<'_>) -> Option<Refusal> {
-        let flash = flash?;
-        let slug = Slug::parse(flash.kind())?;
-        let cookie = jar.get(FLASH_COOKIE).map(|c| {
-            let what = "Rocket's flash message: why your last change was refused; this page deleted it";
-            CookieView::new(c.name(), c.value(), what)
-        });
-        Some(Refusal { slug, message: flash.message().to_owned(), cookie })
-    }
-}
-
 /// Renders `page` for this visitor. With `refused`, a change to that list was refused just
 /// before: its column shows why. A strategy page whose list cannot be read (its store is
 /// down) answers with that error's status; the comparison page still answers 200 and shows
@@ -126,8 +102,8 @@ async fn render(
             }
         };
         let refusal = refused.as_ref().filter(|r| r.slug == slug);
-        if let (Some(view), Some(cookie)) = (view.as_mut(), refusal.and_then(|r| r.cookie.clone())) {
-            view.browser.push(cookie);
+        if let (Some(view), Some(refusal)) = (view.as_mut(), refusal) {
+            view.browser.push(refusal.cookie.clone());
         }
         columns.push(Column {
             slug,
@@ -153,10 +129,9 @@ async fn render(
 async fn index(
     strategies: Strategies<'_>,
     instance: &State<Instance>,
-    flash: Option<FlashMessage<'_>>,
-    jar: &CookieJar<'_>,
+    flash: Flash<'_>,
 ) -> (Status, Template) {
-    render(&strategies, instance, Page::Home, Refusal::from_flash(flash, jar)).await
+    render(&strategies, instance, Page::Home, flash.take()).await
 }
 
 /// A strategy's page, a redirect to the page that shows a list without one of its own, or
@@ -174,8 +149,7 @@ async fn strategy_page(
     slug: Result<Slug, &str>,
     strategies: Strategies<'_>,
     instance: &State<Instance>,
-    flash: Option<FlashMessage<'_>>,
-    jar: &CookieJar<'_>,
+    flash: Flash<'_>,
 ) -> StrategyPage {
     let slug = match super::known(slug) {
         Ok(slug) => slug,
@@ -184,9 +158,7 @@ async fn strategy_page(
     if slug.page() != slug {
         return StrategyPage::Elsewhere(Redirect::to(format!("/{}#{}", slug.page().as_str(), slug.as_str())));
     }
-    StrategyPage::Page(
-        render(&strategies, instance, Page::Strategy(slug), Refusal::from_flash(flash, jar)).await,
-    )
+    StrategyPage::Page(render(&strategies, instance, Page::Strategy(slug), flash.take()).await)
 }
 
 pub(super) fn error_page(error: AppError) -> (Status, Template) {

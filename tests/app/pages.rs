@@ -11,8 +11,8 @@ use crate::helpers::App;
 const C: Slug = Slug::CookieSession;
 
 /// A refused form change answers like an accepted one, `303 See Other` back to the page, so a
-/// reload repeats the `GET` and never the `POST`. The reason rides in Rocket's `_flash` cookie,
-/// which the panel names and the page deletes after showing it once.
+/// reload repeats the `GET` and never the `POST`. The reason rides in the `flash` cookie (as
+/// `HttpOnly` as the others), which the panel names and the page deletes after showing it once.
 #[tokio::test]
 async fn a_refused_form_change_redirects_and_a_reload_shows_the_page_without_posting_again() {
     let app = App::new().await;
@@ -24,13 +24,20 @@ async fn a_refused_form_change_redirects_and_a_reload_shows_the_page_without_pos
         let refused = me.post_form(&format!("/{}/items", slug.as_str()), "item=one+too+many").await;
         assert_eq!(refused.status, Status::SeeOther, "{slug:?}: {}", refused.body);
         assert_eq!(refused.header("Location"), Some(format!("/{}", slug.page().as_str())).as_deref());
-        assert!(refused.set_cookies().iter().any(|c| c.starts_with("_flash=")), "{slug:?}");
+        let flash = refused.set_cookies().into_iter().find(|c| c.starts_with("flash=")).map(str::to_owned);
+        let flash = flash.unwrap_or_else(|| panic!("{slug:?}: no flash cookie"));
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+            assert!(flash.contains(attribute), "{slug:?}: {flash}");
+        }
         let page = me.follow(&refused).await;
         assert_eq!(page.status, Status::Ok, "{slug:?}");
         assert!(page.body.contains("at most 100 items"), "{slug:?}: the reason is shown");
-        assert!(page.body.contains("<code>_flash</code>"), "{slug:?}: the panel names the cookie");
-        assert!(page.body.contains("Rocket&#x27;s flash message"), "{slug:?}: and says what it is");
-        assert!(page.set_cookies().iter().any(|c| c.starts_with("_flash=;")), "{slug:?}: and deletes it");
+        assert!(page.body.contains("<code>flash</code>"), "{slug:?}: the panel names the cookie");
+        assert!(
+            page.body.contains("the reason your last change was refused"),
+            "{slug:?}: and says what it is"
+        );
+        assert!(page.set_cookies().iter().any(|c| c.starts_with("flash=;")), "{slug:?}: and deletes it");
         let reloaded = me.get(&format!("/{}", slug.page().as_str())).await;
         assert!(!reloaded.body.contains("at most 100 items"), "{slug:?}: shown once");
         assert_eq!(me.items(slug).await.len(), MAX_ITEMS, "{slug:?}: nothing was added");

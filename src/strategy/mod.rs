@@ -179,7 +179,7 @@ pub struct View {
 }
 
 /// The operations every strategy offers, so one set of routes, one template partial and
-/// one test suite serve all three.
+/// one test suite serve all of them.
 #[rocket::async_trait]
 pub trait Strategy: Send + Sync {
     /// The visitor's list and what backs it. Never creates state.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The serverless lesson, live: N instances of the release server on loopback ports behind a
 # real round-robin load balancer (nginx), so a student can watch each strategy survive or
-# break when any request may land on any instance. See "The cluster demo" in README.md.
+# break when any request may land on any instance. See docs/cluster-demo.md.
 #
 #   scripts/cluster-demo.sh [--instances N] [--port P] [--store S] [--keys shared|per-instance]
 #                           [--containers]
@@ -256,8 +256,8 @@ start_instance() {
     export ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT=$((port + i)) ROCKET_SECRET_KEY="${key[i]}"
     export ROCKET_SESSION_STORE="$store"
     unset ROCKET_PREVIOUS_SECRET_KEYS
-    # Plain http on loopback: `Secure` cookies with `__Host-` names would need https (see
-    # the README). Everything else is the release profile.
+    # Plain http on loopback: the check's Python cookie jar returns `Secure` cookies only over
+    # https (see docs/cluster-demo.md). Everything else is the release profile.
     export ROCKET_COOKIE_SECURE=false ROCKET_LOG_LEVEL=normal ROCKET_CLI_COLORS=false
     # nginx sets X-Real-IP to the visitor's address: behind it (and only there) the app may
     # trust that header for its per-client rate on new sessions.

@@ -17,13 +17,14 @@ pub enum AppError {
     /// 422 when the list is full; 404 for an index that is not in the list.
     #[error("{0}")]
     List(#[from] ListError),
-    /// 422: the encrypted cookie would pass the size browsers keep; the old cookie stays.
+    /// 422: the cookie holding the list would pass the size browsers keep; the old cookie
+    /// stays.
     #[error(
-        "the encrypted cookie would be {size} bytes (name plus value), over the {limit}-byte \
+        "the {cookie} cookie would be {size} bytes (name plus value), over the {limit}-byte \
          limit browsers keep, so the item was not added and your list is unchanged; \
          remove or shorten items first"
     )]
-    CookieTooLarge { size: usize, limit: usize },
+    CookieTooLarge { cookie: String, size: usize, limit: usize },
     /// 503: the session store did not answer; the log has the cause.
     #[error("the session store is unavailable right now; try again shortly (other strategies still work)")]
     StoreUnavailable,
@@ -54,7 +55,7 @@ pub enum AppError {
     )]
     SessionLimitReached { limit: usize, retry_after: u64 },
     /// 404: the URL names a strategy that does not exist.
-    #[error("no strategy named `{0}`: use global, server-session or cookie-session")]
+    #[error("no strategy named `{0}`: use global, server-session, cookie-session or signed-session")]
     UnknownStrategy(String),
 }
 

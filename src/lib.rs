@@ -5,11 +5,12 @@
 //!
 //! 1. [`item`]: the list and its rules, shared by every strategy.
 //! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
-//!    [`strategy::server_session`] and [`strategy::cookie_session`].
+//!    [`strategy::server_session`] and [`strategy::cookie_session`], and next to the last,
+//!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does.
 //! 3. [`store`] and [`session_id`]: the session store (a stage of its own, [`store::stage()`]:
-//!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
-//!    revoked private cookies), and the opaque id.
-//! 4. [`web`]: pages, the JSON API, the cross-site write guard, error pages and bodies.
+//!    its two traits, the memory, Redis and Postgres backends, the bounds on new sessions, and
+//!    this process's copy of the revoked private cookies), and the opaque id.
+//! 4. [`web`]: pages, forms, the JSON API, the cross-site write guard, error pages and bodies.
 //! 5. [`config`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
@@ -48,5 +49,6 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(strategy::global::stage())
         .attach(strategy::server_session::stage())
         .attach(strategy::cookie_session::stage())
+        .attach(strategy::signed_session::stage())
         .attach(web::stage())
 }

@@ -9,10 +9,20 @@
 //!   A `#[shuttle_runtime::main]` binary cannot serve under plain `cargo run` (it expects
 //!   Shuttle's environment), hence the feature switch rather than two binaries.
 
+/// Not `#[rocket::launch]`: that drops a failed launch's error, and Rocket answers a dropped
+/// error with a panic and a backtrace. A stage that refuses to start (no secret key, a bad
+/// setting) has already logged why, so here the process just exits with status 1; any other
+/// launch error (a port in use, say) gets Rocket's own explanation first.
 #[cfg(not(feature = "shuttle"))]
-#[rocket::launch]
-fn launch() -> _ {
-    server_side_sessions::rocket()
+#[rocket::main]
+async fn main() -> std::process::ExitCode {
+    let Err(error) = server_side_sessions::rocket().launch().await else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    if !matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)) {
+        error.pretty_print();
+    }
+    std::process::ExitCode::FAILURE
 }
 
 /// On Shuttle the app also gets the connection string of the project's shared Postgres

@@ -33,9 +33,12 @@ pub struct SecretKeys {
 const PUBLISHED_KEYS: &[&str] =
     &["hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=", "replace-me-with-the-output-of-openssl-rand-base64-32"];
 
-const HOW_TO_MAKE_A_KEY: &str = "make one with `openssl rand -base64 32` and set it as \
-`ROCKET_SECRET_KEY=...`, as `secret_key = \"...\"` in the profile's section of Rocket.toml, \
-or (on Shuttle) as `ROCKET_SECRET_KEY = \"...\"` in Secrets.toml";
+/// Only the environment or the git-ignored `Secrets.toml`: `Rocket.toml` is tracked and
+/// shipped with the app, so a key written there ends up in the repository.
+const HOW_TO_MAKE_A_KEY: &str = "make one with `openssl rand -base64 32` and set it in the \
+environment as `ROCKET_SECRET_KEY=...` (on a platform, from its secret store), or for \
+`cargo shuttle run` as `ROCKET_SECRET_KEY = \"...\"` in the git-ignored Secrets.toml; \
+never in Rocket.toml, which is committed";
 
 /// Reads the configured keys, or makes a temporary one in the debug profile. Returns the keys
 /// and the figment to launch with (the same one, plus the temporary key if one was made).

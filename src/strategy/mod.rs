@@ -5,10 +5,15 @@
 //! browser). Each module's own doc says where its data lives, how long it lasts, who can
 //! read it, what it costs and how it fails. Routes never name a strategy's internals: they
 //! take the [`Strategies`] guard and ask it for the one a [`Slug`] names.
+//!
+//! [`signed_session`] is a fourth, smaller one, shown on the private-cookie page rather than
+//! compared: the list in a cookie that is signed but not encrypted, which is what Flask's
+//! `session` does by default. It follows the same rules, so the same routes and tests serve it.
 
 pub mod cookie_session;
 pub mod global;
 pub mod server_session;
+pub mod signed_session;
 
 use rocket::request::{self, FromParam, FromRequest, Request};
 use serde::Serialize;
@@ -20,23 +25,38 @@ use crate::item::{ItemList, Op};
 /// least that; Chrome and Firefox drop bigger ones silently).
 pub const COOKIE_LIMIT: usize = 4096;
 
-/// The strategy a URL names: `global`, `server-session` or `cookie-session`.
+/// The strategy a URL names: `global`, `server-session`, `cookie-session` or
+/// `signed-session`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Slug {
     Global,
     ServerSession,
     CookieSession,
+    SignedSession,
 }
 
 impl Slug {
-    pub const ALL: [Slug; 3] = [Slug::Global, Slug::ServerSession, Slug::CookieSession];
+    /// The three strategies the comparison page sets side by side.
+    pub const COMPARED: [Slug; 3] = [Slug::Global, Slug::ServerSession, Slug::CookieSession];
+    /// Every list the app keeps: the compared three and the signed-cookie demonstrator.
+    pub const ALL: [Slug; 4] = [Slug::Global, Slug::ServerSession, Slug::CookieSession, Slug::SignedSession];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Slug::Global => "global",
             Slug::ServerSession => "server-session",
             Slug::CookieSession => "cookie-session",
+            Slug::SignedSession => "signed-session",
+        }
+    }
+
+    /// The page that shows this list: its own, except the signed cookie, which is shown on the
+    /// private-cookie page next to what it is compared with.
+    pub fn page(self) -> Slug {
+        match self {
+            Slug::SignedSession => Slug::CookieSession,
+            slug => slug,
         }
     }
 
@@ -45,6 +65,7 @@ impl Slug {
             Slug::Global => "Global state",
             Slug::ServerSession => "Server-side session",
             Slug::CookieSession => "Private cookie",
+            Slug::SignedSession => "Signed cookie (what Flask does by default)",
         }
     }
 
@@ -58,7 +79,10 @@ impl Slug {
                 "Your browser holds only a random id; the list lives on the server, which can expire or revoke it."
             }
             Slug::CookieSession => {
-                "The list itself travels in an encrypted cookie: nothing on the server, 4 KB at most, and a copied cookie replays until it expires."
+                "The list itself travels in an encrypted cookie, 4 KB at most; the server keeps no list, only an epoch per cookie family that signed out everywhere, and a copied cookie replays until it expires or its family signs out."
+            }
+            Slug::SignedSession => {
+                "The list travels in a cookie that is signed, not encrypted: the server can tell it was not changed, but anyone holding it can read it."
             }
         }
     }
@@ -79,25 +103,41 @@ impl<'a> FromParam<'a> for Slug {
 #[derive(Debug, Clone, Serialize)]
 pub struct CookieView {
     pub name: String,
-    /// Name plus value, in bytes: what counts against the browser's 4096-byte limit.
+    /// Name plus value as the browser stores them (and devtools counts them), in bytes: what
+    /// counts against the browser's 4096-byte limit.
     pub bytes: usize,
     pub limit: usize,
-    /// The value, shortened: enough to watch it change, not enough to copy.
+    /// The stored value, shortened: enough to watch it change, not enough to copy.
     pub preview: String,
     /// What the server made of it: `decrypted`, `could not decrypt`, `live session`, ...
     pub status: String,
+    /// What anyone holding the cookie can read from it without a key, when that is the point
+    /// (the signed cookie's list); `None` for the others.
+    pub readable: Option<String>,
 }
 
 impl CookieView {
+    /// `value` as Rocket hands it over: percent-decoded. The browser holds it as the app sent
+    /// it in `Set-Cookie`, percent-encoded (a `/` in base64 is `%2F` there, 3 bytes), so that
+    /// is the form this view measures and shows.
     pub fn new(name: &str, value: &str, status: impl Into<String>) -> CookieView {
+        let stored = as_stored(name, value);
         CookieView {
             name: name.to_owned(),
-            bytes: name.len() + value.len(),
+            bytes: name.len() + stored.len(),
             limit: COOKIE_LIMIT,
-            preview: shorten(value),
+            preview: shorten(&stored),
             status: status.into(),
+            readable: None,
         }
     }
+}
+
+/// A cookie value percent-encoded as Rocket encodes it in `Set-Cookie`.
+fn as_stored(name: &str, value: &str) -> String {
+    let cookie = rocket::http::Cookie::new(name, value);
+    let pair = cookie.stripped().encoded().to_string();
+    pair.split_once('=').map_or(pair.clone(), |(_, value)| value.to_owned())
 }
 
 /// The first 8 and last 6 characters of a value longer than 16. Walks the characters without
@@ -139,7 +179,7 @@ pub struct View {
 }
 
 /// The operations every strategy offers, so one set of routes, one template partial and
-/// one test suite serve all three.
+/// one test suite serve all of them.
 #[rocket::async_trait]
 pub trait Strategy: Send + Sync {
     /// The visitor's list and what backs it. Never creates state.
@@ -156,6 +196,7 @@ pub struct Strategies<'r> {
     pub global: global::Global<'r>,
     pub server: server_session::ServerSession<'r>,
     pub cookie: cookie_session::CookieSession<'r>,
+    pub signed: signed_session::SignedSession<'r>,
 }
 
 impl Strategies<'_> {
@@ -164,6 +205,7 @@ impl Strategies<'_> {
             Slug::Global => &self.global,
             Slug::ServerSession => &self.server,
             Slug::CookieSession => &self.cookie,
+            Slug::SignedSession => &self.signed,
         }
     }
 }
@@ -176,7 +218,8 @@ impl<'r> FromRequest<'r> for Strategies<'r> {
         let global = rocket::outcome::try_outcome!(request.guard().await);
         let server = rocket::outcome::try_outcome!(request.guard().await);
         let cookie = rocket::outcome::try_outcome!(request.guard().await);
-        request::Outcome::Success(Strategies { global, server, cookie })
+        let signed = rocket::outcome::try_outcome!(request.guard().await);
+        request::Outcome::Success(Strategies { global, server, cookie, signed })
     }
 }
 
@@ -224,5 +267,12 @@ mod tests {
         assert_eq!(shorten("0123456789abcdef"), "0123456789abcdef");
         assert_eq!(shorten("0123456789abcdefg"), "01234567…bcdefg");
         assert_eq!(shorten(&"é".repeat(17)), format!("{}…{}", "é".repeat(8), "é".repeat(6)));
+    }
+
+    #[test]
+    fn a_cookie_is_measured_as_the_browser_stores_it() {
+        let view = super::CookieView::new("c", "a/b=c", "decrypted");
+        assert_eq!(view.bytes, "c".len() + "a%2Fb%3Dc".len());
+        assert_eq!(view.preview, "a%2Fb%3Dc");
     }
 }

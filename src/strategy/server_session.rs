@@ -39,7 +39,7 @@ pub struct Sessions {
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Server-side sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("no app configuration: it failed to load (see the error above)");
+            // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
         let sessions = Sessions {

@@ -116,6 +116,8 @@ struct Inspect {
     server_session: Option<View>,
     cookie_session: Option<View>,
     revocation: RevocationInfo,
+    /// The signed-cookie demonstrator shown on the private-cookie page.
+    signed_session: View,
     keys: KeyInfo,
 }
 
@@ -163,22 +165,30 @@ async fn inspect(
     // Up to three store calls (count, session, and a revocation epoch while this instance's
     // copy is not current) at once: with a store that does not answer, the page waits for
     // one timeout, not three in a row.
-    let (count, global, server_session, cookie_session) = rocket::tokio::join!(
+    let (count, global, server_session, cookie_session, signed_session) = rocket::tokio::join!(
         store.count(),
         strategies.global.view(),
         strategies.server.view(),
-        strategies.cookie.view()
+        strategies.cookie.view(),
+        strategies.signed.view()
     );
     let (sessions, error) = match count {
         Ok(n) => (Some(n), None),
         Err(e) => (None, Some(AppError::from(e).to_string())),
     };
     let (global, server_session, cookie_session) = (global?, server_session.ok(), cookie_session.ok());
-    let mut received: Vec<CookieView> =
-        server_session.iter().chain(&cookie_session).flat_map(|view| view.browser.clone()).collect();
+    let signed_session = signed_session?;
+    let views = server_session.iter().chain(&cookie_session).chain(std::iter::once(&signed_session));
+    let mut received: Vec<CookieView> = views.flat_map(|view| view.browser.clone()).collect();
     let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
     for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
-        received.push(CookieView::new(cookie.name(), cookie.value(), "not used by this app"));
+        let status = match cookie.name() {
+            "flash" | "__Host-flash" => {
+                "why a form change was refused; the next page shows it and deletes it"
+            }
+            _ => "not used by this app",
+        };
+        received.push(CookieView::new(cookie.name(), cookie.value(), status));
     }
     Ok(Json(Inspect {
         instance: instance.view(),
@@ -188,6 +198,7 @@ async fn inspect(
         server_session,
         cookie_session,
         revocation: RevocationInfo::of(revocations),
+        signed_session,
         keys: KeyInfo {
             previous_keys: keys.previous.len(),
             old_key_reads: strategies.cookie.old_key_reads(),

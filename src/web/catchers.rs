@@ -35,7 +35,7 @@ fn message(status: Status, request: &Request<'_>, api: bool) -> String {
         400 => "the request could not be understood: check its form fields or JSON".into(),
         403 => "this request is not allowed".into(),
         404 => format!(
-            "there is nothing at {} (strategies are global, server-session, cookie-session)",
+            "there is nothing at {} (strategies are global, server-session, cookie-session, signed-session)",
             request.uri().path()
         ),
         413 => "the request body is larger than this app accepts".into(),

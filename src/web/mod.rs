@@ -1,10 +1,12 @@
-//! Everything HTTP: pages, the JSON API, the guard against cross-site writes, response
+//! Everything HTTP: pages, forms, the JSON API, the guard against cross-site writes, response
 //! headers, error pages and bodies, method semantics (405, `OPTIONS`) and the stylesheet.
 //! [`stage`] wires it all up.
 
 pub mod api;
 pub mod catchers;
 pub mod error;
+pub mod flash;
+pub mod forms;
 pub mod headers;
 pub mod methods;
 pub mod origin;
@@ -21,6 +23,7 @@ pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Web pages and API", |rocket| async {
         rocket
             .mount("/", pages::routes())
+            .mount("/", forms::routes())
             .mount("/", api::routes())
             .mount("/", rocket::routes![stylesheet, favicon, livez])
             .mount("/", methods::routes())

@@ -1,24 +1,21 @@
-//! The HTML side: the comparison page, one page per strategy, and the forms that change a
-//! list. Every write answers `303 See Other` back to the page it came from, or re-renders
-//! that page with the reason and a 4xx status when the change was refused.
+//! The HTML pages: the comparison page and one page per strategy, each showing what the
+//! visitor's browser holds and what the server holds. A change refused just before (see
+//! [`super::forms`]) is shown once, in the column it concerns.
 
-use rocket::form::Form;
 use rocket::http::Status;
-use rocket::outcome::try_outcome;
-use rocket::request::{self, FromRequest, Request};
 use rocket::response::Redirect;
 use rocket::{Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
-use super::origin::SameOrigin;
+use super::flash::{Flash, Refusal};
 use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
-use crate::item::{Item, Op, MAX_ITEMS};
+use crate::item::MAX_ITEMS;
 use crate::strategy::{Slug, Strategies, View};
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![index, strategy_page, add, remove, clear, end, rotate, sign_out_everywhere]
+    rocket::routes![index, strategy_page]
 }
 
 /// Which page a form returns to. Only `/` and the strategy's own page are possible, so a
@@ -30,26 +27,30 @@ pub enum Page {
 }
 
 impl Page {
-    fn after_write(slug: Slug, return_to: Option<&str>) -> Page {
+    /// Back to the comparison page only for a list it shows; otherwise the page that does.
+    pub(super) fn after_write(slug: Slug, return_to: Option<&str>) -> Page {
         match return_to {
-            Some("/") => Page::Home,
-            _ => Page::Strategy(slug),
+            Some("/") if Slug::COMPARED.contains(&slug) => Page::Home,
+            _ => Page::Strategy(slug.page()),
         }
     }
 
-    fn path(self) -> String {
+    /// The lists this page shows: the comparison's three, or one strategy's (the private
+    /// cookie's page also shows the signed cookie, the default it is compared with).
+    fn slugs(self) -> Vec<Slug> {
+        match self {
+            Page::Home => Slug::COMPARED.to_vec(),
+            Page::Strategy(Slug::CookieSession) => vec![Slug::CookieSession, Slug::SignedSession],
+            Page::Strategy(slug) => vec![slug],
+        }
+    }
+
+    pub(super) fn path(self) -> String {
         match self {
             Page::Home => "/".to_owned(),
             Page::Strategy(slug) => format!("/{}", slug.as_str()),
         }
     }
-}
-
-/// The fields any of the list forms may carry.
-#[derive(Debug, rocket::FromForm)]
-pub struct ListForm {
-    item: Option<String>,
-    return_to: Option<String>,
 }
 
 /// One strategy's column, as the `strategy` partial renders it.
@@ -74,24 +75,24 @@ struct PageContext {
     columns: Vec<Column>,
 }
 
-/// Renders `page` for this visitor. With `failed`, the change to that strategy was refused:
-/// its column shows why and the status is the error's. A strategy page whose list cannot
-/// be read (its store is down) answers with that error's status too; the comparison page
-/// still answers 200 and shows the problem in the affected column only.
+/// Renders `page` for this visitor. With `refused`, a change to that list was refused just
+/// before: its column shows why. A strategy page whose list cannot be read (its store is
+/// down) answers with that error's status; the comparison page still answers 200 and shows
+/// the problem in the affected column only.
 async fn render(
     strategies: &Strategies<'_>,
     instance: &Instance,
     page: Page,
-    failed: Option<(Slug, &AppError)>,
+    refused: Option<Refusal>,
 ) -> (Status, Template) {
-    let (name, title, slugs) = match page {
-        Page::Home => ("index", "Where does web state live?", Slug::ALL.to_vec()),
-        Page::Strategy(slug) => ("strategy", slug.title(), vec![slug]),
+    let (name, title) = match page {
+        Page::Home => ("index", "Where does web state live?"),
+        Page::Strategy(slug) => ("strategy", slug.title()),
     };
-    let mut status = failed.map_or(Status::Ok, |(_, error)| error.status());
+    let mut status = Status::Ok;
     let mut columns = Vec::new();
-    for slug in slugs {
-        let (view, read_error) = match strategies.get(slug).view().await {
+    for slug in page.slugs() {
+        let (mut view, read_error) = match strategies.get(slug).view().await {
             Ok(view) => (Some(view), None),
             Err(error) => {
                 if page != Page::Home && status == Status::Ok {
@@ -100,7 +101,10 @@ async fn render(
                 (None, Some(error.to_string()))
             }
         };
-        let write_error = failed.filter(|(s, _)| *s == slug).map(|(_, error)| error.to_string());
+        let refusal = refused.as_ref().filter(|r| r.slug == slug);
+        if let (Some(view), Some(refusal)) = (view.as_mut(), refusal) {
+            view.browser.push(refusal.cookie.clone());
+        }
         columns.push(Column {
             slug,
             title: slug.title(),
@@ -109,7 +113,7 @@ async fn render(
             count: view.as_ref().map_or(0, |v| v.items.len()),
             return_to: page.path(),
             view,
-            error: write_error.or(read_error),
+            error: refusal.map(|r| r.message.clone()).or(read_error),
         });
     }
     let context = PageContext {
@@ -121,111 +125,42 @@ async fn render(
     (status, Template::render(name, context))
 }
 
-type WriteResponse = Result<Redirect, (Status, Template)>;
-
-/// What every form write needs besides its form: a request that passed the same-origin
-/// check, the strategies to change, and the instance to re-render the page with when the
-/// change is refused.
-pub struct FormWrite<'r> {
-    strategies: Strategies<'r>,
-    instance: &'r Instance,
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for FormWrite<'r> {
-    type Error = ();
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        try_outcome!(request.guard::<SameOrigin>().await);
-        let strategies = try_outcome!(request.guard::<Strategies<'r>>().await);
-        let instance = try_outcome!(request.guard::<&'r State<Instance>>().await);
-        request::Outcome::Success(FormWrite { strategies, instance: instance.inner() })
-    }
-}
-
-impl FormWrite<'_> {
-    /// Applies `op` to the list `slug` names, then answers as [`FormWrite::finish`] does.
-    async fn apply(&self, slug: Slug, form: &ListForm, op: Result<Op, AppError>) -> WriteResponse {
-        let result = match op {
-            Ok(op) => self.strategies.get(slug).apply(op).await.map(drop),
-            Err(error) => Err(error),
-        };
-        self.finish(slug, form, result).await
-    }
-
-    /// Sends the browser back to the page the form came from, or shows that page again with
-    /// the reason the change to `slug` was refused.
-    async fn finish(&self, slug: Slug, form: &ListForm, result: Result<(), AppError>) -> WriteResponse {
-        let page = Page::after_write(slug, form.return_to.as_deref());
-        match result {
-            Ok(()) => Ok(Redirect::to(page.path())),
-            Err(error) => Err(render(&self.strategies, self.instance, page, Some((slug, &error))).await),
-        }
-    }
-}
-
 #[rocket::get("/")]
-async fn index(strategies: Strategies<'_>, instance: &State<Instance>) -> (Status, Template) {
-    render(&strategies, instance, Page::Home, None).await
+async fn index(
+    strategies: Strategies<'_>,
+    instance: &State<Instance>,
+    flash: Flash<'_>,
+) -> (Status, Template) {
+    render(&strategies, instance, Page::Home, flash.take()).await
 }
 
+/// A strategy's page, a redirect to the page that shows a list without one of its own, or
+/// the error page for a name that is no strategy.
+#[derive(rocket::Responder)]
+enum StrategyPage {
+    Page((Status, Template)),
+    Elsewhere(Redirect),
+}
+
+/// A strategy's page. The signed cookie has none of its own: its URL leads to the
+/// private-cookie page, where it is shown.
 #[rocket::get("/<slug>")]
 async fn strategy_page(
     slug: Result<Slug, &str>,
     strategies: Strategies<'_>,
     instance: &State<Instance>,
-) -> Result<(Status, Template), (Status, Template)> {
-    let slug = super::known(slug).map_err(error_page)?;
-    Ok(render(&strategies, instance, Page::Strategy(slug), None).await)
+    flash: Flash<'_>,
+) -> StrategyPage {
+    let slug = match super::known(slug) {
+        Ok(slug) => slug,
+        Err(error) => return StrategyPage::Page(error_page(error)),
+    };
+    if slug.page() != slug {
+        return StrategyPage::Elsewhere(Redirect::to(format!("/{}#{}", slug.page().as_str(), slug.as_str())));
+    }
+    StrategyPage::Page(render(&strategies, instance, Page::Strategy(slug), flash.take()).await)
 }
 
-fn error_page(error: AppError) -> (Status, Template) {
+pub(super) fn error_page(error: AppError) -> (Status, Template) {
     super::catchers::error_page(error.status(), error.to_string())
-}
-
-#[rocket::post("/<slug>/items", data = "<form>")]
-async fn add(slug: Result<Slug, &str>, write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    let slug = super::known(slug).map_err(error_page)?;
-    let op = Item::parse(form.item.as_deref().unwrap_or_default()).map(Op::Add).map_err(AppError::from);
-    write.apply(slug, &form, op).await
-}
-
-#[rocket::post("/<slug>/items/<index>/delete", data = "<form>")]
-async fn remove(
-    slug: Result<Slug, &str>,
-    index: Result<usize, &str>,
-    write: FormWrite<'_>,
-    form: Form<ListForm>,
-) -> WriteResponse {
-    let slug = super::known(slug).map_err(error_page)?;
-    write.apply(slug, &form, index.map(Op::Remove).map_err(super::bad_index)).await
-}
-
-#[rocket::post("/<slug>/clear", data = "<form>")]
-async fn clear(slug: Result<Slug, &str>, write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    let slug = super::known(slug).map_err(error_page)?;
-    write.apply(slug, &form, Ok(Op::Clear)).await
-}
-
-/// Log out: the server deletes the record, so the id is dead even where it was copied.
-#[rocket::post("/server-session/end", data = "<form>")]
-async fn end(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    let result = write.strategies.server.end().await;
-    write.finish(Slug::ServerSession, &form, result).await
-}
-
-/// A new id for the same data; the old id stops working at once (the fixation defence
-/// that apps run at login or privilege change).
-#[rocket::post("/server-session/rotate", data = "<form>")]
-async fn rotate(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    let result = write.strategies.server.rotate().await.map(drop);
-    write.finish(Slug::ServerSession, &form, result).await
-}
-
-/// Revokes this private cookie and every copy of it, at the price of a store lookup on each
-/// read (see `strategy::cookie_session`).
-#[rocket::post("/cookie-session/sign-out-everywhere", data = "<form>")]
-async fn sign_out_everywhere(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    let result = write.strategies.cookie.sign_out_everywhere().await;
-    write.finish(Slug::CookieSession, &form, result).await
 }

@@ -8,7 +8,7 @@ use crate::support::visitor::{figment, flip_one_char, App, KEY, OTHER_KEY};
 const C: Slug = Slug::CookieSession;
 
 #[tokio::test]
-async fn the_cookie_grows_with_the_list_and_the_server_keeps_nothing() {
+async fn the_cookie_grows_with_the_list_and_the_server_keeps_no_list() {
     let app = App::new().await;
     let me = app.visitor();
     me.add(C, "first").await;
@@ -135,13 +135,15 @@ async fn an_add_that_would_pass_4096_bytes_is_refused_and_the_old_cookie_kept() 
     // size near the limit varies by a few dozen bytes between seals. Add until refused.
     let mut count = count;
     for _ in 0..10 {
-        let page = me.post_form("/cookie-session/items", &format!("item={item}")).await;
-        if page.status == Status::SeeOther {
+        let written = me.post_form("/cookie-session/items", &format!("item={item}")).await;
+        assert_eq!(written.status, Status::SeeOther, "refused or not, a form write redirects");
+        let page = me.follow(&written).await;
+        if !page.body.contains("class=\"error\"") {
             count += 1;
             assert_eq!(me.items(C).await.len(), count, "an add that fit is kept");
             continue;
         }
-        assert_eq!(page.status, Status::UnprocessableEntity);
+        assert!(page.body.contains("cookie_session cookie would be"), "{}", page.body);
         assert!(page.body.contains("over the 4096-byte limit"));
         assert_eq!(me.items(C).await.len(), count, "the refused add changed nothing");
         return;
@@ -230,4 +232,20 @@ async fn signing_out_everywhere_revokes_every_copy() {
     me.add(C, "new start").await;
     assert_eq!(me.items(C).await, ["new start"]);
     assert!(me.get("/cookie-session").await.body.contains("revocation"), "the page says where epochs live");
+}
+
+/// A plain read answers with a new `Set-Cookie` once the cookie is older than the refresh
+/// interval (a quarter of the idle timeout, at most a minute), and not before.
+#[tokio::test]
+async fn a_read_re_seals_the_cookie_once_it_is_stale_and_not_before() {
+    let app = App::with(figment().merge(("session_idle_timeout", 4))).await;
+    let me = app.visitor();
+    me.add(C, "x").await;
+    let fresh = me.get("/api/cookie-session/items").await;
+    assert!(fresh.set_cookies().is_empty(), "a fresh cookie is not re-sealed: {:?}", fresh.set_cookies());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stale = me.get("/api/cookie-session/items").await;
+    assert!(stale.set_cookies().iter().any(|c| c.starts_with("cookie_session=")), "a GET sets the cookie");
+    let page = me.get("/cookie-session").await.body;
+    assert!(page.contains("the answer to a plain <code>GET</code> carries a new <code>Set-Cookie</code>"));
 }

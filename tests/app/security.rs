@@ -141,3 +141,31 @@ async fn secure_deployments_send_hsts_and_no_answer_may_be_framed() {
         }
     }
 }
+
+/// What a new user sees who starts the release build without a key, or with a bad one: the
+/// reason and how to make a key, then exit status 1. No panic, no backtrace.
+#[test]
+fn the_release_binary_refuses_a_missing_or_bad_key_with_the_message_alone() {
+    for (key, expected) in [(None, "refusing to start"), (Some("..."), "`secret_key` is invalid")] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server-side-sessions"));
+        command.current_dir(env!("CARGO_MANIFEST_DIR")).env("ROCKET_PROFILE", "release");
+        command.env_remove("ROCKET_SECRET_KEY").env("ROCKET_PORT", "0").env("RUST_BACKTRACE", "1");
+        if let Some(key) = key {
+            command.env("ROCKET_SECRET_KEY", key);
+        }
+        let output = command.output().expect("the app binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{key:?}: {stdout}{stderr}");
+        assert!(stdout.contains(expected) || stderr.contains(expected), "{key:?}: {stdout}{stderr}");
+        assert!(stdout.contains("openssl rand -base64 32") || stderr.contains("openssl rand -base64 32"));
+        for noise in ["panicked", "backtrace", "RUST_BACKTRACE", "Rocket failed to launch"] {
+            assert!(
+                !stdout.contains(noise) && !stderr.contains(noise),
+                "{key:?} printed {noise:?}: {stderr}"
+            );
+        }
+        let lines = stdout.lines().chain(stderr.lines()).filter(|l| !l.trim().is_empty()).count();
+        assert_eq!(lines, 1, "{key:?}: the message alone: {stdout}{stderr}");
+    }
+}

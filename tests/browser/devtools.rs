@@ -76,11 +76,48 @@ async fn a_full_private_cookie_refuses_the_next_item_and_keeps_the_list() {
 
     assert!(refusal.contains("over the 4096-byte limit"), "the page gives the reason: {refusal:?}");
     assert!(kept.len() >= 10, "only {} items fit before the refusal", kept.len());
-    a.goto("/").await;
+    // The refusal came back after a redirect: reloading repeats the GET, not the POST.
+    assert_eq!(a.status().await, 200);
+    a.reload().await;
+    assert_eq!(a.text("#cookie-session .error").await, None, "the reason is shown once");
     assert_eq!(a.items("cookie-session").await, kept, "the refused item changed nothing");
     let cookie = a.cookie("cookie_session").await.expect("the cookie is still there");
     let size = cookie.name().len() + cookie.value().len();
     assert!(size <= 4096, "the stored cookie is within the browser's limit: {size} bytes");
+    let shown = a.text("#cookie-session .size").await.unwrap_or_default();
+    assert!(shown.starts_with(&format!("{size}")), "the panel shows the size the jar holds: {shown:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signed_cookie_is_readable_from_the_jar_but_a_change_is_refused() {
+    let Some(browsers) =
+        Browsers::start("the_signed_cookie_is_readable_from_the_jar_but_a_change_is_refused").await
+    else {
+        return;
+    };
+    let app = App::start().await;
+    let a = browsers.open(&app, Viewport::Desktop).await;
+    a.goto("/cookie-session").await;
+    a.add("signed-session", "my secret plans").await;
+    a.add("cookie-session", "my secret plans").await;
+    let signed = a.cookie("signed_session").await.expect("a signed cookie");
+    assert_eq!(signed.http_only(), Some(true));
+
+    // What the README asks a student to do: copy the value, URL-decode it, skip the signature.
+    let value = serde_json::to_string(signed.value()).unwrap();
+    let decoded: String = a.js(&format!("return decodeURIComponent({value}).slice(44)")).await;
+    let list: serde_json::Value = serde_json::from_str(&decoded).expect("JSON behind the signature");
+    assert_eq!(list["items"], serde_json::json!(["my secret plans"]), "readable without the key");
+    let private = a.cookie("cookie_session").await.unwrap().value().to_owned();
+    assert!(!private.contains("secret"), "the private cookie is ciphertext");
+    let shown = a.text("#signed-session .readable").await.unwrap_or_default();
+    assert!(shown.contains("my secret plans"), "the panel shows what anyone can read: {shown:?}");
+
+    a.set_cookie("signed_session", &signed.value().replace("secret", "public")).await;
+    a.reload().await;
+    assert!(a.items("signed-session").await.is_empty(), "an edited list does not verify");
+    let notice = a.text("#signed-session .notice").await.unwrap_or_default();
+    assert!(notice.contains("failed its signature check"), "{notice:?}");
 }
 
 /// The tampering a person does in devtools: one character of the value, in the middle (the

@@ -1,4 +1,5 @@
-//! Screenshots of the comparison page as two visitors see it, wide and on a phone.
+//! Screenshots of the comparison page as two visitors see it, wide and on a phone, and of the
+//! signed cookie's section of the private-cookie page.
 //!
 //! Every run takes them (so a page that no longer renders fails here) and writes them under
 //! the build directory; with `UPDATE_SCREENSHOTS=1` (`scripts/screenshots.sh`) they replace the
@@ -54,6 +55,14 @@ async fn screenshots_show_two_visitors_on_a_wide_screen_and_a_phone() {
     std::fs::create_dir_all(&dir).expect("create the screenshot folder");
     save(&a, &dir.join("screenshot-desktop-a.png"), 1440, true).await;
     save(&b, &dir.join("screenshot-desktop-b.png"), 1440, true).await;
+    a.goto("/cookie-session").await;
+    a.add("signed-session", "theme: dark").await;
+    assert_eq!(a.items("signed-session").await, ["theme: dark"]);
+    // The signed cookie's section, one screen high: the whole page would be a very tall image.
+    a.client.set_window_size(Viewport::Desktop.width(), 1100).await.expect("resize");
+    let _: serde_json::Value =
+        a.js("document.getElementById('signed-session').scrollIntoView(); return null").await;
+    save(&a, &dir.join("screenshot-signed-cookie.png"), 1440, false).await;
     // Device pixel ratio 2: the phone's 360 CSS pixels are 720 image pixels. One screen
     // high, as a phone shows it: the whole stacked page would be a very tall image.
     save(&phone, &dir.join("screenshot-phone.png"), 720, false).await;
@@ -70,6 +79,8 @@ fn output_dir() -> PathBuf {
 /// Save a PNG of what the browser shows, first growing the window to the whole page if asked.
 async fn save(browser: &Browser, path: &std::path::Path, expected_width: u32, whole_page: bool) {
     if whole_page {
+        // From a short window: a window grown for an earlier, taller page would stay that tall.
+        browser.client.set_window_size(browser.viewport.width(), 600).await.expect("resize");
         let (page, inner, outer): (u32, u32, u32) =
             browser.js("return [document.documentElement.scrollHeight, innerHeight, outerHeight]").await;
         browser

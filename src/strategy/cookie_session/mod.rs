@@ -4,7 +4,8 @@
 //!   list as JSON, encrypted and authenticated with the app's `secret_key` exactly as
 //!   Rocket's private cookies are (`add_private`/`get_private`: same crate, same key); the app
 //!   seals it itself ([`sealed`]) so it can measure the result before sending it. The server
-//!   keeps nothing.
+//!   keeps no list; what it does keep is one revocation epoch per cookie family that signed
+//!   out everywhere (below).
 //! - **How long it lasts:** until the idle timeout or the absolute lifetime, both checked by
 //!   the server from the times inside the payload (the cookie's `Max-Age` is only a hint).
 //!   A read refreshes the idle time now and then by re-sealing the cookie.
@@ -17,7 +18,8 @@
 //!   carries a family id and an epoch, and the server keeps the family's current epoch in the
 //!   session store, with a copy in every instance's memory ([`crate::store::Revocations`])
 //!   that the store keeps current; a read checks the copy, with no network call, and a
-//!   cookie from an older epoch reads as empty. A sign-out reaches the other instances within
+//!   cookie from an older epoch reads as empty. With the memory store the epoch lives in one
+//!   process: another instance, or this one after a restart, does not know it. A sign-out reaches the other instances within
 //!   a second. While the store is unreachable the cookie is still accepted (the strategy
 //!   keeps working without it) and the page says when revocation was last confirmed.
 //!   A cookie that does not open (tampered, cut short, unknown key) reads as empty with a
@@ -57,7 +59,7 @@ pub struct CookieSessions {
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Private-cookie sessions", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("no app configuration: it failed to load (see the error above)");
+            // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
         Ok(rocket.manage(CookieSessions {
@@ -190,7 +192,7 @@ impl CookieSession<'_> {
         let size = counted_size(&cookie);
         if size > COOKIE_LIMIT {
             // Not added: the browser keeps the cookie it has, with the list it had.
-            return Err(AppError::CookieTooLarge { size, limit: COOKIE_LIMIT });
+            return Err(AppError::CookieTooLarge { cookie: name.clone(), size, limit: COOKIE_LIMIT });
         }
         self.jar.add(cookie);
         Ok(())

@@ -12,7 +12,7 @@ type Panel = (ItemList, Vec<CookieView>, Option<String>, Option<String>);
 
 impl CookieSession<'_> {
     pub(super) fn show(&self, reading: &Reading) -> View {
-        let mut server = vec![Fact::new("kept in", "nothing on the server: the list is inside your cookie")];
+        let mut server = vec![Fact::new("kept in", "your cookie: the server keeps no list")];
         if let Received::Valid { payload, .. } = &reading.received {
             server.push(Fact::new("started", clock::format_ms(payload.iat)));
             server.push(Fact::new("expires", clock::format_ms(payload.expires_ms(&self.config.lifetimes))));
@@ -65,7 +65,17 @@ impl CookieSession<'_> {
             (false, 0) => "has not been confirmed since this instance started".to_owned(),
             (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
         };
-        format!("an epoch per cookie family, in the {backend} store; this instance's copy {copy}")
+        let reach = if backend == "memory" {
+            "in this process only: another instance, or this one after a restart, does not see it"
+        } else {
+            "shared by every instance that uses this store"
+        };
+        format!(
+            "after Sign out everywhere, the {backend} store keeps one epoch for your cookie family \
+             for {} s ({reach}); every read of this cookie checks this instance's copy of those \
+             epochs, with no network call; the copy {copy}",
+            self.config.lifetimes.max.as_secs()
+        )
     }
 }
 

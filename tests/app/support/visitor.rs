@@ -146,6 +146,13 @@ impl Visitor<'_> {
         self.send(request).await
     }
 
+    /// Follows a `303 See Other` the way a browser does: a `GET` of its `Location`.
+    pub async fn follow(&self, redirect: &Resp) -> Resp {
+        assert_eq!(redirect.status, Status::SeeOther, "not a redirect: {}", redirect.body);
+        let location = redirect.header("Location").expect("a Location header").to_owned();
+        self.get(&location).await
+    }
+
     pub async fn delete(&self, path: &str) -> Resp {
         self.send(self.app.client.delete(path.to_owned())).await
     }

@@ -1,0 +1,97 @@
+//! What the pages say and show, checked against what the app does: the panels' numbers are
+//! the browser's, the text names what the server keeps, and a refused form leaves nothing to
+//! re-post on reload.
+
+use rocket::http::Status;
+use server_side_sessions::item::MAX_ITEMS;
+use server_side_sessions::strategy::Slug;
+
+use crate::support::visitor::App;
+
+const C: Slug = Slug::CookieSession;
+
+/// A refused form change answers like an accepted one, `303 See Other` back to the page, so a
+/// reload repeats the `GET` and never the `POST`. The reason rides in the `flash` cookie (as
+/// `HttpOnly` as the others), which the panel names and the page deletes after showing it once.
+#[tokio::test]
+async fn a_refused_form_change_redirects_and_a_reload_shows_the_page_without_posting_again() {
+    let app = App::new().await;
+    for slug in Slug::ALL {
+        let me = app.visitor();
+        for i in 0..MAX_ITEMS {
+            me.add(slug, &i.to_string()).await;
+        }
+        let refused = me.post_form(&format!("/{}/items", slug.as_str()), "item=one+too+many").await;
+        assert_eq!(refused.status, Status::SeeOther, "{slug:?}: {}", refused.body);
+        assert_eq!(refused.header("Location"), Some(format!("/{}", slug.page().as_str())).as_deref());
+        let flash = refused.set_cookies().into_iter().find(|c| c.starts_with("flash=")).map(str::to_owned);
+        let flash = flash.unwrap_or_else(|| panic!("{slug:?}: no flash cookie"));
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+            assert!(flash.contains(attribute), "{slug:?}: {flash}");
+        }
+        let page = me.follow(&refused).await;
+        assert_eq!(page.status, Status::Ok, "{slug:?}");
+        assert!(page.body.contains("at most 100 items"), "{slug:?}: the reason is shown");
+        assert!(page.body.contains("<code>flash</code>"), "{slug:?}: the panel names the cookie");
+        assert!(
+            page.body.contains("the reason your last change was refused"),
+            "{slug:?}: and says what it is"
+        );
+        assert!(page.set_cookies().iter().any(|c| c.starts_with("flash=;")), "{slug:?}: and deletes it");
+        let reloaded = me.get(&format!("/{}", slug.page().as_str())).await;
+        assert!(!reloaded.body.contains("at most 100 items"), "{slug:?}: shown once");
+        assert_eq!(me.items(slug).await.len(), MAX_ITEMS, "{slug:?}: nothing was added");
+    }
+}
+
+/// The panel's size column is what the browser stores and devtools shows: name plus value as
+/// sent in `Set-Cookie`, percent-encoded (`%2F` is 3 bytes), not the decoded value.
+#[tokio::test]
+async fn the_panel_counts_each_cookie_as_its_set_cookie_header_sends_it() {
+    let app = App::new().await;
+    let me = app.visitor();
+    for slug in [Slug::ServerSession, Slug::CookieSession, Slug::SignedSession] {
+        let added = me.add(slug, "a/b=c+d \"quoted\"").await;
+        let name_value = added.set_cookies()[0].split(';').next().unwrap().to_owned();
+        let (name, value) = name_value.split_once('=').unwrap();
+        let sent = name.len() + value.len();
+        let page = me.get(&format!("/{}", slug.page().as_str())).await.body;
+        let shown = format!("<code>{name}</code></td><td class=\"size\">{sent}&thinsp;/&thinsp;4096&nbsp;B");
+        assert!(page.contains(&shown), "{slug:?}: the page shows {sent} bytes for {name}");
+        let inspect = me.get("/api/inspect").await.json();
+        let received = inspect["received"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned();
+        assert_eq!(received.map(|c| c["bytes"].clone()), Some(sent.into()), "{slug:?}");
+        if slug != Slug::ServerSession {
+            assert!(value.contains('%'), "{slug:?}: the value has encoded characters to count: {value}");
+        }
+    }
+}
+
+/// The page says exactly what the server keeps for a private cookie: no list, and one epoch
+/// per family that signed out everywhere, with the lookup it costs and where it is seen.
+#[tokio::test]
+async fn the_private_cookie_page_names_what_the_server_keeps() {
+    let app = App::new().await;
+    let me = app.visitor();
+    me.add(C, "x").await;
+    let body = me.get("/cookie-session").await.body;
+    // The private cookie's column and explanation; the signed cookie's section follows.
+    let page = &body[..body.find("id=\"signed-session\"").expect("the signed-cookie section")];
+    for claim in
+        ["keeps nothing", "nothing on the server", "no server state", "Scales for free", "Not revocable"]
+    {
+        assert!(!page.contains(claim), "the private-cookie page must not say {claim:?}");
+    }
+    for fact in [
+        "the server keeps no list",
+        "the memory store keeps one epoch for your cookie family for 28800 s",
+        "in this process only: another instance, or this one after a restart, does not see it",
+        "every read of this cookie checks this instance's copy of those epochs, with no network call",
+        "per cookie family that signed out everywhere, one epoch",
+    ] {
+        assert!(page.contains(fact), "the page names what the server keeps: {fact:?}");
+    }
+    let inspect = me.get("/api/inspect").await.json();
+    let facts = inspect["cookie_session"]["server"].to_string();
+    assert!(facts.contains("one epoch for your cookie family"), "{facts}");
+}

@@ -5,7 +5,6 @@
 use rocket::http::Cookie;
 use serde::{Deserialize, Serialize};
 
-use crate::clock;
 use crate::config::Lifetimes;
 use crate::item::ItemList;
 use crate::secret::SecretKeys;
@@ -31,8 +30,7 @@ impl Payload {
 
     /// The earlier of the idle and the absolute deadline, as for the other two sessions.
     pub fn expires_ms(&self, lifetimes: &Lifetimes) -> u64 {
-        let idle = self.seen.saturating_add(clock::millis(lifetimes.idle));
-        idle.min(self.iat.saturating_add(clock::millis(lifetimes.max)))
+        lifetimes.deadline_ms(self.iat, self.seen)
     }
 }
 

@@ -95,7 +95,7 @@ provides, so it works only under `cargo shuttle run` or on Shuttle; elsewhere us
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Session store", |rocket| async {
         let Some(config) = rocket.state::<AppConfig>().cloned() else {
-            log::error!("no app configuration: it failed to load (see the error above)");
+            // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
         let ca_path = config.session_store_ca.as_deref().filter(|path| !path.trim().is_empty());

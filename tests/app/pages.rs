@@ -86,7 +86,7 @@ async fn the_private_cookie_page_names_what_the_server_keeps() {
         "the server keeps no list",
         "the memory store keeps one epoch for your cookie family for 28800 s",
         "in this process only: another instance, or this one after a restart, does not see it",
-        "every read of this cookie checks this instance's copy of those epochs, with no network call",
+        "every read of this cookie checks the copy of those epochs that this instance keeps, with no network call",
         "per cookie family that signed out everywhere, one epoch",
     ] {
         assert!(page.contains(fact), "the page names what the server keeps: {fact:?}");

@@ -72,8 +72,8 @@ impl CookieSession<'_> {
         };
         format!(
             "after Sign out everywhere, the {backend} store keeps one epoch for your cookie family \
-             for {} s ({reach}); every read of this cookie checks this instance's copy of those \
-             epochs, with no network call; the copy {copy}",
+             for {} s ({reach}); every read of this cookie checks the copy of those epochs that \
+             this instance keeps, with no network call; the copy {copy}",
             self.config.lifetimes.max.as_secs()
         )
     }

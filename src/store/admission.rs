@@ -53,6 +53,8 @@ pub struct Admission {
     /// Sessions this process created minus those it ended, ever: what happened during a
     /// recount, which the store's count may not include yet.
     net: AtomicI64,
+    /// Places taken by creations still under way (admitted, not yet stored or refused).
+    in_flight: AtomicUsize,
     rate: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
@@ -73,8 +75,12 @@ impl Ticket<'_> {
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
+        self.admission.in_flight.fetch_sub(1, Ordering::Relaxed);
         if !self.kept {
-            self.admission.live.fetch_sub(1, Ordering::Relaxed);
+            let _ = self
+                .admission
+                .live
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
         }
     }
 }
@@ -85,8 +91,8 @@ impl Admission {
     pub fn new(limit: usize, per_minute: NonZeroU32, burst: NonZeroU32) -> Admission {
         let quota = Quota::per_minute(per_minute).allow_burst(burst);
         let clock = DefaultClock::default();
-        let (live, net) = (AtomicUsize::new(0), AtomicI64::new(0));
-        Admission { limit, live, net, rate: RateLimiter::keyed(quota), clock }
+        let (live, net, in_flight) = (AtomicUsize::new(0), AtomicI64::new(0), AtomicUsize::new(0));
+        Admission { limit, live, net, in_flight, rate: RateLimiter::keyed(quota), clock }
     }
 
     pub fn limit(&self) -> usize {
@@ -102,6 +108,7 @@ impl Admission {
     /// first, so that refusals while it is full do not use up the client's rate.
     pub fn admit(&self, client: Option<IpAddr>) -> Result<Ticket<'_>, Refused> {
         let taken = self.live.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket { admission: self, kept: false };
         if taken >= self.limit {
             return Err(Refused::Full { limit: self.limit, retry_after: FULL_RETRY_AFTER });
@@ -130,12 +137,16 @@ impl Admission {
 
     /// The store's own count of live sessions replaces the estimate, plus what this process
     /// created or ended while the store was counting (`began` from
-    /// [`Admission::recount_begins`]), which the count may have missed: a slow count must not
-    /// erase creations made meanwhile. Clients whose buckets are full again are forgotten, so
-    /// the rate limiter's memory stays bounded too.
+    /// [`Admission::recount_begins`]) and the creations still under way, which the count
+    /// cannot have seen: a slow count must not erase creations made meanwhile. (A creation
+    /// the count did see may be counted twice until the next recount: the error is on the
+    /// side of refusing.) Clients whose buckets are full again are forgotten, so the rate
+    /// limiter's memory stays bounded too.
     pub fn recount(&self, began: i64, live: usize) {
         let since = self.net.load(Ordering::Relaxed) - began;
-        let live = i64::try_from(live).unwrap_or(i64::MAX).saturating_add(since).max(0);
+        let under_way = i64::try_from(self.in_flight.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        let live =
+            i64::try_from(live).unwrap_or(i64::MAX).saturating_add(since).saturating_add(under_way).max(0);
         self.live.store(usize::try_from(live).unwrap_or(usize::MAX), Ordering::Relaxed);
         self.rate.retain_recent();
         self.rate.shrink_to_fit();
@@ -183,5 +194,9 @@ mod tests {
         assert_eq!(admission.live(), 1, "the store's count, plus what it could not have seen");
         admission.recount(admission.recount_begins(), 0);
         assert_eq!(admission.live(), 0, "the store's count wins");
+        let under_way = admission.admit(A).unwrap(); // admitted before the count, stored after
+        admission.recount(admission.recount_begins(), 0);
+        under_way.created();
+        assert_eq!(admission.live(), 1, "a creation under way during a recount still holds its place");
     }
 }

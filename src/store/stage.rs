@@ -57,7 +57,7 @@ impl Backend {
 /// this never waits for (or fails on) a store that is down; only a value that names no
 /// backend, or a URL that does not parse, is an error, and its message says what is accepted.
 /// `shared` is the Postgres database the platform (Shuttle) provides, used by `shuttle-postgres`;
-/// `ca` is the authority `session_store_ca` names, for TLS to a network store ([`tls`]).
+/// `ca` is the authority `session_store_ca` names, for TLS to a network store ([`super::tls`]).
 pub fn open(
     setting: &str,
     lifetimes: Lifetimes,

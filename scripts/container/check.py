@@ -285,6 +285,7 @@ def check_sigterm(image, seconds):
                      b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:5])
         time.sleep(0.2)  # the server has read the head and waits for the body
         sent = time.monotonic()
+        load.terminating.set()
         podman("kill", "--signal", "TERM", c.id)
         time.sleep(0.3)
         slow.sendall(body[5:])

@@ -10,8 +10,11 @@
            answering it, sent again once on a fresh connection. Browsers and HTTP libraries do
            the same (Chromium resends on a reused socket closed before any response byte):
            the server never saw such a request, it merely closed an idle connection
-- refused: a new connection refused because the server had stopped listening. On a platform
-           the balancer has stopped routing to the instance by then; here the worker stops.
+- refused: once the server has been told to stop (`terminating`), a new connection that it
+           did not take: refused because it no longer listens, or reset before any byte of an
+           answer because it was still queued in the kernel when the listener closed. On a
+           platform the balancer has stopped routing to the instance by then; here the worker
+           stops. Before `terminating` is set, the same errors count as failed.
 """
 
 import http.client
@@ -63,6 +66,7 @@ class Load:
     port: int
     workers: int = 16
     stopping: threading.Event = field(default_factory=threading.Event)
+    terminating: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     tally: dict = field(default_factory=lambda: {"ok": 0, "failed": 0, "resent": 0, "refused": 0})
     failures: list = field(default_factory=list)
@@ -91,6 +95,9 @@ class Load:
                 conn.close()
                 conn = None
                 if not reused:
+                    if self.terminating.is_set():
+                        self.count("refused")
+                        return
                     self.count("failed", f"{method} {path}: {error!r} on a fresh connection")
                     continue
                 self.count("resent")
@@ -99,6 +106,12 @@ class Load:
                 except ConnectionRefusedError:
                     self.count("refused")
                     return
+                except CLOSED_BEFORE_ANSWER as again:
+                    if self.terminating.is_set():
+                        self.count("refused")
+                        return
+                    self.count("failed", f"{method} {path} resent: {again!r}")
+                    continue
                 except OSError as again:
                     self.count("failed", f"{method} {path} resent: {again!r}")
                     continue

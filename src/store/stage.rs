@@ -41,6 +41,7 @@ impl Deref for Records {
 }
 
 /// One backend, seen through its two traits (every backend implements both).
+#[derive(Clone)]
 pub struct Backend {
     pub records: Arc<dyn SessionStore>,
     pub epochs: Arc<dyn EpochStore>,
@@ -153,23 +154,12 @@ fn check_at_start(store: Arc<dyn SessionStore>) -> AdHoc {
 }
 
 /// Frees expired sessions and revocation epochs periodically, so the store's size stays
-/// bounded by the live ones. The task ends when the server shuts down.
+/// bounded by the live ones.
 fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
-    let every = (lifetimes.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    AdHoc::on_liftoff("Session purge", move |rocket| {
-        let shutdown = rocket.shutdown();
-        Box::pin(async move {
-            rocket::tokio::spawn(async move {
-                let mut ticks = rocket::tokio::time::interval(every);
-                rocket::tokio::pin!(shutdown);
-                loop {
-                    rocket::tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = ticks.tick() => purge(&backend).await,
-                    }
-                }
-            });
-        })
+    let period = (lifetimes.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    every("Session purge", period, move || {
+        let backend = backend.clone();
+        async move { purge(&backend).await }
     })
 }
 
@@ -177,21 +167,33 @@ fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
 /// [`admission::RECOUNT_EVERY`], so that expiries (and other instances' sessions) count. A
 /// store that is down keeps the estimate as it was.
 fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>) -> AdHoc {
-    AdHoc::on_liftoff("Live-session recount", move |rocket| {
+    every("Live-session recount", admission::RECOUNT_EVERY, move || {
+        let (store, admission) = (store.clone(), admission.clone());
+        async move {
+            let began = admission.recount_begins();
+            if let Ok(live) = store.count().await {
+                admission.recount(began, live);
+            }
+        }
+    })
+}
+
+/// Runs `task` every `period` (the first time at liftoff) until the server shuts down.
+fn every<F, Fut>(name: &'static str, period: Duration, task: F) -> AdHoc
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    AdHoc::on_liftoff(name, move |rocket| {
         let shutdown = rocket.shutdown();
         Box::pin(async move {
             rocket::tokio::spawn(async move {
-                let mut ticks = rocket::tokio::time::interval(admission::RECOUNT_EVERY);
+                let mut ticks = rocket::tokio::time::interval(period);
                 rocket::tokio::pin!(shutdown);
                 loop {
                     rocket::tokio::select! {
                         _ = &mut shutdown => break,
-                        _ = ticks.tick() => {
-                            let began = admission.recount_begins();
-                            if let Ok(live) = store.count().await {
-                                admission.recount(began, live);
-                            }
-                        }
+                        _ = ticks.tick() => task().await,
                     }
                 }
             });

@@ -20,8 +20,8 @@ use rocket::Route;
 
 use crate::strategy::Slug;
 
-/// The order methods are listed in `Allow`.
-const ORDER: [Method; 9] = [
+/// Every method Rocket routes, in the order they are listed in `Allow`.
+pub const ORDER: [Method; 9] = [
     Method::Get,
     Method::Head,
     Method::Post,

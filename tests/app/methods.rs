@@ -7,22 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rocket::http::{ContentType, Header, Method, Status};
 use server_side_sessions::strategy::Slug;
-use server_side_sessions::web::methods::PARAMETERS;
+use server_side_sessions::web::methods::{ORDER as ALL, PARAMETERS};
 
 use crate::support::server::Server;
 use crate::support::visitor::{figment, App, Resp, Visitor};
-
-const ALL: [Method; 9] = [
-    Method::Get,
-    Method::Head,
-    Method::Post,
-    Method::Put,
-    Method::Patch,
-    Method::Delete,
-    Method::Options,
-    Method::Trace,
-    Method::Connect,
-];
 
 /// Every concrete path the mounted routes name (each `<slug>` as each strategy, `<index>` as
 /// 0), with the methods it should take: its routes' methods, `HEAD` with `GET`, and `OPTIONS`.

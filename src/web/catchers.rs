@@ -4,7 +4,7 @@
 //! answers 405 with `Allow` instead of 404 (see [`super::methods`]).
 
 use rocket::http::{Header, Method, Status};
-use rocket::{Catcher, Either, Request};
+use rocket::{Catcher, Either, Orbit, Request, Rocket};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
@@ -19,6 +19,13 @@ struct ErrorPage {
     title: String,
     code: u16,
     message: String,
+}
+
+impl ErrorPage {
+    fn new(status: Status, message: String) -> ErrorPage {
+        let title = format!("{} {}", status.code, status.reason().unwrap_or("Error"));
+        ErrorPage { title, code: status.code, message }
+    }
 }
 
 fn message(status: Status, request: &Request<'_>, api: bool) -> String {
@@ -89,6 +96,10 @@ fn not_allowed_message(request: &Request<'_>, methods: &[Method]) -> String {
 
 /// The HTML error page: status line as the title, and the message.
 pub fn error_page(status: Status, message: String) -> (Status, Template) {
-    let title = format!("{} {}", status.code, status.reason().unwrap_or("Error"));
-    (status, Template::render("error", ErrorPage { title, code: status.code, message }))
+    (status, Template::render("error", ErrorPage::new(status, message)))
+}
+
+/// The HTML of the error page for `status` and `message`, as an answer would carry it.
+pub fn show(rocket: &Rocket<Orbit>, status: Status, message: String) -> Option<String> {
+    Template::show(rocket, "error", ErrorPage::new(status, message))
 }

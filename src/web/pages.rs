@@ -4,7 +4,7 @@
 
 use rocket::http::Status;
 use rocket::response::Redirect;
-use rocket::{Route, State};
+use rocket::{Orbit, Rocket, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
@@ -53,6 +53,15 @@ impl Page {
     }
 }
 
+/// One list as this request read it: the strategy's view, or why it cannot be shown (its
+/// store is down, or a change to it was just refused).
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub slug: Slug,
+    pub view: Option<View>,
+    pub error: Option<String>,
+}
+
 /// One strategy's column, as the `strategy` partial renders it.
 #[derive(Serialize)]
 struct Column {
@@ -75,22 +84,13 @@ struct PageContext {
     columns: Vec<Column>,
 }
 
-/// Renders `page` for this visitor. With `refused`, a change to that list was refused just
-/// before: its column shows why. A strategy page whose list cannot be read (its store is
-/// down) answers with that error's status; the comparison page still answers 200 and shows
-/// the problem in the affected column only.
-async fn render(
-    strategies: &Strategies<'_>,
-    instance: &Instance,
-    page: Page,
-    refused: Option<Refusal>,
-) -> (Status, Template) {
-    let (name, title) = match page {
-        Page::Home => ("index", "Where does web state live?"),
-        Page::Strategy(slug) => ("strategy", slug.title()),
-    };
+/// Reads the lists `page` shows for this visitor. With `refused`, a change to one of them was
+/// refused just before: its column shows why. A strategy page whose list cannot be read (its
+/// store is down) answers with that error's status; the comparison page still answers 200
+/// and shows the problem in the affected column only.
+async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>) -> (Status, Vec<Shown>) {
     let mut status = Status::Ok;
-    let mut columns = Vec::new();
+    let mut shown = Vec::new();
     for slug in page.slugs() {
         let (mut view, read_error) = match strategies.get(slug).view().await {
             Ok(view) => (Some(view), None),
@@ -105,7 +105,20 @@ async fn render(
         if let (Some(view), Some(refusal)) = (view.as_mut(), refusal) {
             view.browser.push(refusal.cookie.clone());
         }
-        columns.push(Column {
+        shown.push(Shown { slug, view, error: refusal.map(|r| r.message.clone()).or(read_error) });
+    }
+    (status, shown)
+}
+
+/// The template that renders `page` and its context.
+fn context(page: Page, instance: InstanceView, shown: Vec<Shown>) -> (&'static str, PageContext) {
+    let (name, title) = match page {
+        Page::Home => ("index", "Where does web state live?"),
+        Page::Strategy(slug) => ("strategy", slug.title()),
+    };
+    let columns = shown
+        .into_iter()
+        .map(|Shown { slug, view, error }| Column {
             slug,
             title: slug.title(),
             summary: slug.summary(),
@@ -113,16 +126,27 @@ async fn render(
             count: view.as_ref().map_or(0, |v| v.items.len()),
             return_to: page.path(),
             view,
-            error: refusal.map(|r| r.message.clone()).or(read_error),
-        });
-    }
-    let context = PageContext {
-        title: title.to_owned(),
-        instance: instance.view(),
-        single: page != Page::Home,
-        columns,
-    };
+            error,
+        })
+        .collect();
+    (name, PageContext { title: title.to_owned(), instance, single: page != Page::Home, columns })
+}
+
+async fn render(
+    strategies: &Strategies<'_>,
+    instance: &Instance,
+    page: Page,
+    refused: Option<Refusal>,
+) -> (Status, Template) {
+    let (status, shown) = read(strategies, page, refused).await;
+    let (name, context) = context(page, instance.view(), shown);
     (status, Template::render(name, context))
+}
+
+/// The HTML of `page` showing `shown`, as a request for it would answer.
+pub fn show(rocket: &Rocket<Orbit>, page: Page, instance: InstanceView, shown: Vec<Shown>) -> Option<String> {
+    let (name, context) = context(page, instance, shown);
+    Template::show(rocket, name, context)
 }
 
 #[rocket::get("/")]

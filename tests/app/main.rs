@@ -15,6 +15,7 @@ mod instances;
 mod limits;
 mod methods;
 mod outages;
+mod page_output;
 mod pages;
 mod platform;
 mod real_server;

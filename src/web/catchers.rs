@@ -5,10 +5,10 @@
 
 use rocket::http::{Header, Method, Status};
 use rocket::{Catcher, Either, Orbit, Request, Rocket};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use super::error::{ApiError, RefusalReason};
+use super::render::Html;
 
 pub fn catchers() -> Vec<Catcher> {
     rocket::catchers![default]
@@ -57,8 +57,8 @@ fn message(status: Status, request: &Request<'_>, api: bool) -> String {
 /// An error answer; a 405 also names the methods the path takes.
 #[derive(rocket::Responder)]
 enum Caught {
-    Plain(Either<ApiError, Template>),
-    NotAllowed(Either<ApiError, Template>, Header<'static>),
+    Plain(Either<ApiError, Html>),
+    NotAllowed(Either<ApiError, Html>, Header<'static>),
 }
 
 #[rocket::catch(default)]
@@ -76,7 +76,7 @@ fn default(status: Status, request: &Request<'_>) -> (Status, Caught) {
     (status, Caught::Plain(body(status, message, api)))
 }
 
-fn body(status: Status, message: String, api: bool) -> Either<ApiError, Template> {
+fn body(status: Status, message: String, api: bool) -> Either<ApiError, Html> {
     if api {
         Either::Left(ApiError::new(status, message))
     } else {
@@ -95,11 +95,11 @@ fn not_allowed_message(request: &Request<'_>, methods: &[Method]) -> String {
 }
 
 /// The HTML error page: status line as the title, and the message.
-pub fn error_page(status: Status, message: String) -> (Status, Template) {
-    (status, Template::render("error", ErrorPage::new(status, message)))
+pub fn error_page(status: Status, message: String) -> (Status, Html) {
+    (status, Html::new("error", &ErrorPage::new(status, message)))
 }
 
 /// The HTML of the error page for `status` and `message`, as an answer would carry it.
 pub fn show(rocket: &Rocket<Orbit>, status: Status, message: String) -> Option<String> {
-    Template::show(rocket, "error", ErrorPage::new(status, message))
+    Html::new("error", &ErrorPage::new(status, message)).render(rocket.state()?)
 }

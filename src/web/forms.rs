@@ -9,11 +9,11 @@ use rocket::outcome::try_outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::Redirect;
 use rocket::Route;
-use rocket_dyn_templates::Template;
 
 use super::flash::Flash;
 use super::origin::SameOrigin;
 use super::pages::{error_page, Page};
+use super::render::Html;
 use crate::error::AppError;
 use crate::item::{Item, Op};
 use crate::strategy::{Slug, Strategies};
@@ -33,8 +33,9 @@ pub struct ListForm {
 /// change was refused), or an error page when the URL names no list at all.
 #[derive(rocket::Responder)]
 pub enum WriteResponse {
-    Back(Redirect),
-    NoSuchList((Status, Template)),
+    /// Boxed: a `Redirect` is several times the size of the other answer.
+    Back(Box<Redirect>),
+    NoSuchList((Status, Html)),
 }
 
 /// What every form write needs besides its form: a request that passed the same-origin
@@ -82,7 +83,7 @@ impl FormWrite<'_> {
         if let Err(error) = result {
             self.flash.set(slug, &error.to_string());
         }
-        WriteResponse::Back(Redirect::to(Page::after_write(slug, form.return_to.as_deref()).path()))
+        WriteResponse::Back(Box::new(Redirect::to(Page::after_write(slug, form.return_to.as_deref()).path())))
     }
 }
 

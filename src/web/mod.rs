@@ -11,16 +11,17 @@ pub mod headers;
 pub mod methods;
 pub mod origin;
 pub mod pages;
+pub mod render;
 
 use rocket::fairing::AdHoc;
 use rocket::http::Header;
-use rocket_dyn_templates::Template;
 
 use crate::error::AppError;
 use crate::strategy::Slug;
 
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Web pages and API", |rocket| async {
+        let pages = render::Pages::default();
         rocket
             .mount("/", pages::routes())
             .mount("/", forms::routes())
@@ -28,7 +29,8 @@ pub fn stage() -> AdHoc {
             .mount("/", rocket::routes![stylesheet, favicon, livez])
             .mount("/", methods::routes())
             .register("/", catchers::catchers())
-            .attach(Template::fairing())
+            .attach(pages.fairing())
+            .manage(pages)
             .attach(headers::SecurityHeaders)
     })
 }

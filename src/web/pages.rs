@@ -5,10 +5,10 @@
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{Orbit, Rocket, Route, State};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use super::flash::{Flash, Refusal};
+use super::render::Html;
 use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
 use crate::item::MAX_ITEMS;
@@ -137,24 +137,20 @@ async fn render(
     instance: &Instance,
     page: Page,
     refused: Option<Refusal>,
-) -> (Status, Template) {
+) -> (Status, Html) {
     let (status, shown) = read(strategies, page, refused).await;
     let (name, context) = context(page, instance.view(), shown);
-    (status, Template::render(name, context))
+    (status, Html::new(name, &context))
 }
 
 /// The HTML of `page` showing `shown`, as a request for it would answer.
 pub fn show(rocket: &Rocket<Orbit>, page: Page, instance: InstanceView, shown: Vec<Shown>) -> Option<String> {
     let (name, context) = context(page, instance, shown);
-    Template::show(rocket, name, context)
+    Html::new(name, &context).render(rocket.state()?)
 }
 
 #[rocket::get("/")]
-async fn index(
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-    flash: Flash<'_>,
-) -> (Status, Template) {
+async fn index(strategies: Strategies<'_>, instance: &State<Instance>, flash: Flash<'_>) -> (Status, Html) {
     render(&strategies, instance, Page::Home, flash.take()).await
 }
 
@@ -162,8 +158,9 @@ async fn index(
 /// the error page for a name that is no strategy.
 #[derive(rocket::Responder)]
 enum StrategyPage {
-    Page((Status, Template)),
-    Elsewhere(Redirect),
+    Page((Status, Html)),
+    /// Boxed: a `Redirect` is several times the size of a page.
+    Elsewhere(Box<Redirect>),
 }
 
 /// A strategy's page. The signed cookie has none of its own: its URL leads to the
@@ -180,11 +177,15 @@ async fn strategy_page(
         Err(error) => return StrategyPage::Page(error_page(error)),
     };
     if slug.page() != slug {
-        return StrategyPage::Elsewhere(Redirect::to(format!("/{}#{}", slug.page().as_str(), slug.as_str())));
+        return StrategyPage::Elsewhere(Box::new(Redirect::to(format!(
+            "/{}#{}",
+            slug.page().as_str(),
+            slug.as_str()
+        ))));
     }
     StrategyPage::Page(render(&strategies, instance, Page::Strategy(slug), flash.take()).await)
 }
 
-pub(super) fn error_page(error: AppError) -> (Status, Template) {
+pub(super) fn error_page(error: AppError) -> (Status, Html) {
     super::catchers::error_page(error.status(), error.to_string())
 }

@@ -290,3 +290,45 @@ async fn a_page_that_differs_by_one_escape_is_caught() {
         assert_eq!(mismatches.len(), 1, "an unescaped item must not pass");
     }
 }
+
+/// Pages are rendered from a copy of the template registry, and a debug build (as `cargo run`
+/// and these tests are) still shows an edited template on the next request, the explanations
+/// rendered once per load included.
+#[tokio::test]
+async fn an_edited_template_shows_on_the_next_request_in_a_debug_build() {
+    let dir = tempfile::tempdir().expect("a template folder");
+    copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"), dir.path());
+    let figment = crate::support::visitor::figment().merge(("template_dir", dir.path()));
+    let app = App::with(figment).await;
+    let me = app.visitor();
+    assert!(me.get("/global").await.body.contains("<h2>How global state works</h2>"));
+    let explain = dir.path().join("partials/explain-global.html.hbs");
+    let text = std::fs::read_to_string(&explain).expect("the explanation");
+    std::fs::write(&explain, text.replace("How global state works", "How global state works, edited"))
+        .expect("edit the explanation");
+    let layout = dir.path().join("layout.html.hbs");
+    let text = std::fs::read_to_string(&layout).expect("the layout");
+    std::fs::write(&layout, text.replace("Skip to content", "Skip to the content")).expect("edit the layout");
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = me.get("/global").await.body;
+        if page.contains("Skip to the content") && page.contains("How global state works, edited") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the edits did not show within 5 s:\n{page}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read the templates") {
+        let entry = entry.expect("a template entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its type").is_dir() {
+            std::fs::create_dir_all(&target).expect("a template subfolder");
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a template");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! How a page becomes HTML: the Handlebars templates in `templates/`, rendered straight from
+//! the Handlebars registry.
+//!
+//! `rocket_dyn_templates` finds the templates under `template_dir`, registers them, and in a
+//! debug build registers them again whenever a file changes, so `cargo run` shows a template
+//! edit on the next request. Its customisation hook ([`Template::custom`]) runs after
+//! every such load: there [`Pages`] takes a copy of the registry, which renders every page.
+//! What that saves on each request, measured in `BENCHMARKS.md`:
+//!
+//! - The page's context is serialized once, into the `serde_json` value Handlebars reads.
+//!   `Template::render` serializes it into figment's value tree first and then again.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rocket::fairing::Fairing;
+use rocket::http::{ContentType, Status};
+use rocket::response::{self, Responder};
+use rocket::Request;
+use rocket_dyn_templates::handlebars::{Context, Handlebars};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The registry pages are rendered with: the one `rocket_dyn_templates` loaded last.
+#[derive(Clone, Default)]
+pub struct Pages(Arc<RwLock<Arc<Handlebars<'static>>>>);
+
+impl Pages {
+    /// The fairing that loads the templates and hands each load to `self`.
+    pub fn fairing(&self) -> impl Fairing {
+        let pages = self.clone();
+        Template::custom(move |engines| {
+            // The registry is cloned once per load (at launch, and in debug after an edit).
+            let loaded = Arc::new(engines.handlebars.clone());
+            *pages.0.write().unwrap_or_else(PoisonError::into_inner) = loaded;
+        })
+    }
+
+    /// `template` rendered with `context`; `None` (and a log line) when it cannot be.
+    pub fn render(&self, template: &str, context: Value) -> Option<String> {
+        let registry = Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner));
+        registry
+            .render_with_context(template, &Context::from(context))
+            .map_err(|error| log::error!("template `{template}` failed to render: {error}"))
+            .ok()
+    }
+}
+
+/// A page to answer with: a template and its context, rendered when the answer is sent.
+pub struct Html {
+    template: &'static str,
+    context: Result<Value, serde_json::Error>,
+}
+
+impl Html {
+    pub fn new(template: &'static str, context: &impl Serialize) -> Html {
+        Html { template, context: serde_json::to_value(context) }
+    }
+
+    /// The page's HTML, or `None` (and a log line) when it cannot be made.
+    pub fn render(self, pages: &Pages) -> Option<String> {
+        let context = self.context.map_err(|error| log::error!("page context: {error}")).ok()?;
+        pages.render(self.template, context)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Html {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        let pages = request.rocket().state::<Pages>().ok_or(Status::InternalServerError)?;
+        let html = self.render(pages).ok_or(Status::InternalServerError)?;
+        (ContentType::HTML, html).respond_to(request)
+    }
+}

@@ -11,8 +11,8 @@ use super::flash::{Flash, Refusal};
 use super::render::Html;
 use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
-use crate::item::MAX_ITEMS;
-use crate::strategy::{Slug, Strategies, View};
+use crate::item::{Item, MAX_ITEMS};
+use crate::strategy::{CookieView, Fact, Slug, Strategies, View};
 
 pub fn routes() -> Vec<Route> {
     rocket::routes![index, strategy_page]
@@ -62,26 +62,35 @@ pub struct Shown {
     pub error: Option<String>,
 }
 
-/// One strategy's column, as the `strategy` partial renders it.
+/// One strategy's column, as the `strategy` partial prints it: flat, each value ready to print
+/// (a path Handlebars resolves costs it more for every level it descends).
 #[derive(Serialize)]
-struct Column {
-    slug: Slug,
+struct Column<'a> {
+    slug: &'static str,
     title: &'static str,
     summary: &'static str,
     cap: usize,
     count: usize,
-    return_to: String,
-    view: Option<View>,
+    return_to: &'a str,
     /// Set when the list could not be read (the session store is down) or a change failed.
-    error: Option<String>,
+    error: Option<&'a str>,
+    /// Whether the list was read; without it the column shows only `error`.
+    has_list: bool,
+    notice: Option<&'a str>,
+    items: &'a [Item],
+    browser: &'a [CookieView],
+    server: &'a [Fact],
+    /// The server session's own buttons: rotate the id, end the session.
+    rotate: bool,
+    /// The private cookie's own button: sign out everywhere.
+    sign_out: bool,
 }
 
 #[derive(Serialize)]
-struct PageContext {
-    title: String,
+struct PageContext<'a> {
+    title: &'static str,
     instance: InstanceView,
-    single: bool,
-    columns: Vec<Column>,
+    columns: Vec<Column<'a>>,
 }
 
 /// Reads the lists `page` shows for this visitor. With `refused`, a change to one of them was
@@ -110,26 +119,33 @@ async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>)
     (status, shown)
 }
 
-/// The template that renders `page` and its context.
-fn context(page: Page, instance: InstanceView, shown: Vec<Shown>) -> (&'static str, PageContext) {
+/// The page's template and its HTML: `page` showing `shown` to a visitor of `instance`.
+fn html(page: Page, instance: InstanceView, shown: &[Shown]) -> Html {
     let (name, title) = match page {
         Page::Home => ("index", "Where does web state live?"),
         Page::Strategy(slug) => ("strategy", slug.title()),
     };
+    let return_to = page.path();
     let columns = shown
-        .into_iter()
+        .iter()
         .map(|Shown { slug, view, error }| Column {
-            slug,
+            slug: slug.as_str(),
             title: slug.title(),
             summary: slug.summary(),
             cap: MAX_ITEMS,
             count: view.as_ref().map_or(0, |v| v.items.len()),
-            return_to: page.path(),
-            view,
-            error,
+            return_to: &return_to,
+            error: error.as_deref(),
+            has_list: view.is_some(),
+            notice: view.as_ref().and_then(|v| v.notice.as_deref()),
+            items: view.as_ref().map_or(&[], |v| v.items.items()),
+            browser: view.as_ref().map_or(&[], |v| &v.browser),
+            server: view.as_ref().map_or(&[], |v| &v.server),
+            rotate: *slug == Slug::ServerSession,
+            sign_out: *slug == Slug::CookieSession,
         })
         .collect();
-    (name, PageContext { title: title.to_owned(), instance, single: page != Page::Home, columns })
+    Html::new(name, &PageContext { title, instance, columns })
 }
 
 async fn render(
@@ -139,14 +155,12 @@ async fn render(
     refused: Option<Refusal>,
 ) -> (Status, Html) {
     let (status, shown) = read(strategies, page, refused).await;
-    let (name, context) = context(page, instance.view(), shown);
-    (status, Html::new(name, &context))
+    (status, html(page, instance.view(), &shown))
 }
 
 /// The HTML of `page` showing `shown`, as a request for it would answer.
 pub fn show(rocket: &Rocket<Orbit>, page: Page, instance: InstanceView, shown: Vec<Shown>) -> Option<String> {
-    let (name, context) = context(page, instance, shown);
-    Html::new(name, &context).render(rocket.state()?)
+    html(page, instance, &shown).render(rocket.state()?)
 }
 
 #[rocket::get("/")]

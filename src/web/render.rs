@@ -3,23 +3,31 @@
 //!
 //! `rocket_dyn_templates` finds the templates under `template_dir`, registers them, and in a
 //! debug build registers them again whenever a file changes, so `cargo run` shows a template
-//! edit on the next request. Its customisation hook ([`Template::custom`]) runs after
-//! every such load: there [`Pages`] takes a copy of the registry, which renders every page.
-//! What that saves on each request, measured in `BENCHMARKS.md`:
+//! edit on the next request. Its customisation hook ([`Template::try_custom`]) runs after
+//! every such load: there [`prepare`] gives the registry what the pages need and [`Pages`]
+//! takes a copy of it, which renders every page. What that saves on each request, measured in
+//! `BENCHMARKS.md`:
 //!
 //! - The page's context is serialized once, into the `serde_json` value Handlebars reads.
 //!   `Template::render` serializes it into figment's value tree first and then again.
+//! - The explanations (`partials/explain-<slug>`), whose text depends on no request, are
+//!   rendered once per load; the `explain` helper prints the text.
 
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rocket::fairing::Fairing;
 use rocket::http::{ContentType, Status};
 use rocket::response::{self, Responder};
 use rocket::Request;
-use rocket_dyn_templates::handlebars::{Context, Handlebars};
+use rocket_dyn_templates::handlebars::{
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
+};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::strategy::Slug;
 
 /// The registry pages are rendered with: the one `rocket_dyn_templates` loaded last.
 #[derive(Clone, Default)]
@@ -29,10 +37,12 @@ impl Pages {
     /// The fairing that loads the templates and hands each load to `self`.
     pub fn fairing(&self) -> impl Fairing {
         let pages = self.clone();
-        Template::custom(move |engines| {
+        Template::try_custom(move |engines| {
+            prepare(&mut engines.handlebars)?;
             // The registry is cloned once per load (at launch, and in debug after an edit).
             let loaded = Arc::new(engines.handlebars.clone());
             *pages.0.write().unwrap_or_else(PoisonError::into_inner) = loaded;
+            Ok(())
         })
     }
 
@@ -43,6 +53,37 @@ impl Pages {
             .render_with_context(template, &Context::from(context))
             .map_err(|error| log::error!("template `{template}` failed to render: {error}"))
             .ok()
+    }
+}
+
+/// What the templates need besides themselves: the `explain` helper.
+fn prepare(registry: &mut Handlebars<'static>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut texts = HashMap::new();
+    for slug in Slug::ALL {
+        let name = format!("partials/explain-{}", slug.as_str());
+        texts.insert(slug.as_str(), registry.render(&name, &())?);
+    }
+    registry.register_helper("explain", Box::new(Explanations(texts)));
+    Ok(())
+}
+
+/// `{{explain slug}}`: that strategy's explanation, as rendered when the templates loaded.
+struct Explanations(HashMap<&'static str, String>);
+
+impl HelperDef for Explanations {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        helper: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let slug = helper.param(0).and_then(|p| p.value().as_str());
+        let text = slug.and_then(|slug| self.0.get(slug));
+        let text = text.ok_or(RenderErrorReason::ParamNotFoundForIndex("explain", 0))?;
+        out.write(text)?;
+        Ok(())
     }
 }
 

@@ -34,6 +34,7 @@ P99_LIMIT_MS = 5.0
 TARGETS = {
     ("api read", 10): 0.9,
     ("page read", 10): 0.6,
+    ("page read", 50): 0.35,
     ("add", "server-session"): 0.7,
     ("add", "cookie-session"): 0.6,
 }

@@ -4,7 +4,7 @@
 //! `rocket_dyn_templates` finds the templates under `template_dir`, registers them, and in a
 //! debug build registers them again whenever a file changes, so `cargo run` shows a template
 //! edit on the next request. Its customisation hook ([`Template::try_custom`]) runs after
-//! every such load: there [`prepare`] gives the registry what the pages need and [`Pages`]
+//! every such load: there `prepare` gives the registry what the pages need and [`Pages`]
 //! takes a copy of it, which renders every page. What that saves on each request, measured in
 //! `BENCHMARKS.md`:
 //!

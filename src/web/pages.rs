@@ -37,7 +37,7 @@ impl Page {
 
     /// The lists this page shows: the comparison's three, or one strategy's (the private
     /// cookie's page also shows the signed cookie, the default it is compared with).
-    fn slugs(self) -> Vec<Slug> {
+    pub fn slugs(self) -> Vec<Slug> {
         match self {
             Page::Home => Slug::COMPARED.to_vec(),
             Page::Strategy(Slug::CookieSession) => vec![Slug::CookieSession, Slug::SignedSession],

@@ -126,12 +126,15 @@ fn shown(slug: Slug, n: usize) -> Shown {
 
 /// The lists a page shows, each holding `n` items.
 fn lists(page: Page, n: usize) -> Vec<Shown> {
-    let slugs = match page {
-        Page::Home => vec![Slug::Global, Slug::ServerSession, Slug::CookieSession],
-        Page::Strategy(Slug::CookieSession) => vec![Slug::CookieSession, Slug::SignedSession],
-        Page::Strategy(slug) => vec![slug],
-    };
-    slugs.into_iter().map(|slug| shown(slug, n)).collect()
+    page.slugs().into_iter().map(|slug| shown(slug, n)).collect()
+}
+
+/// The start of the expected pages' file names: `home`, or the strategy's slug.
+fn file_name(page: Page) -> &'static str {
+    match page {
+        Page::Home => "home",
+        Page::Strategy(slug) => slug.as_str(),
+    }
 }
 
 /// Every page in the states a visitor can see: empty, short and full lists, a store that is
@@ -145,10 +148,7 @@ fn cases() -> Vec<(String, Page, InstanceView, Vec<Shown>)> {
         Page::Strategy(Slug::CookieSession),
     ];
     for page in pages {
-        let name = match page {
-            Page::Home => "home".to_owned(),
-            Page::Strategy(slug) => slug.as_str().to_owned(),
-        };
+        let name = file_name(page);
         for n in [0, 1, 10] {
             cases.push((format!("{name}-{n}"), page, instance(Some(8000)), lists(page, n)));
         }
@@ -182,10 +182,7 @@ fn cases() -> Vec<(String, Page, InstanceView, Vec<Shown>)> {
             ));
         }
         first.error = Some("a list holds at most 100 items & this one is full".into());
-        let name = match page {
-            Page::Home => "home".to_owned(),
-            Page::Strategy(slug) => slug.as_str().to_owned(),
-        };
+        let name = file_name(page);
         cases.push((format!("{name}-refused"), page, instance(Some(8000)), refused));
     }
 

@@ -183,8 +183,7 @@ pub fn stage() -> AdHoc {
             .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
         match checked {
             Ok((key, config, figment)) => {
-                let names = ["session_id", "cookie_session", "signed_session", "flash"]
-                    .map(|n| config.cookies().name(n));
+                let names = crate::cookies::ALL.map(|n| config.cookies().name(n));
                 let names = names.join(", ");
                 log::info!(
                     "cookies {names}: HttpOnly, SameSite=Lax, Path=/, Secure={}; session lifetimes: idle {}s, max {}s",

@@ -18,6 +18,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod error;
 pub mod instance;
 pub mod item;

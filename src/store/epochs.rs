@@ -51,6 +51,12 @@ pub const FEED_BUFFER: usize = 1024;
 /// Where revocation epochs are kept. Every method treats an expired epoch as absent (0).
 #[rocket::async_trait]
 pub trait EpochStore: Send + Sync + 'static {
+    /// Whether the epochs live in this process only (gone on restart, not seen by other
+    /// instances), as the memory store's do.
+    fn per_process(&self) -> bool {
+        false
+    }
+
     /// The family's current epoch: 0 for a family that never signed out, or whose epoch has
     /// been forgotten.
     async fn epoch(&self, family: &str) -> Result<u64, StoreError>;

@@ -156,6 +156,10 @@ impl SessionStore for MemoryStore {
 
 #[rocket::async_trait]
 impl EpochStore for MemoryStore {
+    fn per_process(&self) -> bool {
+        true
+    }
+
     async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
         let epochs = self.epochs();
         Ok(epochs.get(family).filter(|(_, until)| *until > now_ms()).map_or(0, |(epoch, _)| *epoch))

@@ -112,6 +112,12 @@ impl Revocations {
         self.backend
     }
 
+    /// Whether the epochs live in this process only: then a sign-out reaches no other
+    /// instance, and does not survive a restart.
+    pub fn per_process(&self) -> bool {
+        self.store.per_process()
+    }
+
     fn known(&self, family: &str) -> u64 {
         let known = self.known.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         if known.is_empty() {

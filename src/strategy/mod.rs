@@ -9,95 +9,27 @@
 //! [`signed_session`] is a fourth, smaller one, shown on the private-cookie page rather than
 //! compared: the list in a cookie that is signed but not encrypted, which is what Flask's
 //! `session` does by default. It follows the same rules, so the same routes and tests serve it.
+//!
+//! The two cookie strategies are one [`cookie`] core with two codecs: the core reads, checks,
+//! refreshes and writes the cookie; each codec only seals and opens its value.
 
+pub mod cookie;
 pub mod cookie_session;
 pub mod global;
 pub mod server_session;
 pub mod signed_session;
+mod slug;
 
-use rocket::request::{self, FromParam, FromRequest, Request};
+use std::marker::PhantomData;
+
+use rocket::request::{self, FromRequest, Request};
 use serde::Serialize;
 
+pub use self::slug::Slug;
+use crate::config::{AppConfig, CookiePolicy, Lifetimes};
+use crate::cookies;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
-
-/// Browsers keep cookies of up to 4096 bytes of name plus value (RFC 6265 §6.1 asks for at
-/// least that; Chrome and Firefox drop bigger ones silently).
-pub const COOKIE_LIMIT: usize = 4096;
-
-/// The strategy a URL names: `global`, `server-session`, `cookie-session` or
-/// `signed-session`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Slug {
-    Global,
-    ServerSession,
-    CookieSession,
-    SignedSession,
-}
-
-impl Slug {
-    /// The three strategies the comparison page sets side by side.
-    pub const COMPARED: [Slug; 3] = [Slug::Global, Slug::ServerSession, Slug::CookieSession];
-    /// Every list the app keeps: the compared three and the signed-cookie demonstrator.
-    pub const ALL: [Slug; 4] = [Slug::Global, Slug::ServerSession, Slug::CookieSession, Slug::SignedSession];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Slug::Global => "global",
-            Slug::ServerSession => "server-session",
-            Slug::CookieSession => "cookie-session",
-            Slug::SignedSession => "signed-session",
-        }
-    }
-
-    /// The page that shows this list: its own, except the signed cookie, which is shown on the
-    /// private-cookie page next to what it is compared with.
-    pub fn page(self) -> Slug {
-        match self {
-            Slug::SignedSession => Slug::CookieSession,
-            slug => slug,
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Slug::Global => "Global state",
-            Slug::ServerSession => "Server-side session",
-            Slug::CookieSession => "Private cookie",
-            Slug::SignedSession => "Signed cookie (what Flask does by default)",
-        }
-    }
-
-    /// The trade-off in one line, shown under each list.
-    pub fn summary(self) -> &'static str {
-        match self {
-            Slug::Global => {
-                "One list in this server process, shared by every visitor; gone on restart, different on every instance."
-            }
-            Slug::ServerSession => {
-                "Your browser holds only a random id; the list lives on the server, which can expire or revoke it."
-            }
-            Slug::CookieSession => {
-                "The list itself travels in an encrypted cookie, 4 KB at most; the server keeps no list, only an epoch per cookie family that signed out everywhere, and a copied cookie replays until it expires or its family signs out."
-            }
-            Slug::SignedSession => {
-                "The list travels in a cookie that is signed, not encrypted: the server can tell it was not changed, but anyone holding it can read it."
-            }
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Slug> {
-        Slug::ALL.into_iter().find(|slug| slug.as_str() == raw)
-    }
-}
-
-impl<'a> FromParam<'a> for Slug {
-    type Error = &'a str;
-    fn from_param(param: &'a str) -> Result<Self, Self::Error> {
-        Slug::parse(param).ok_or(param)
-    }
-}
 
 /// A cookie as the server received it, for the "what your browser holds" panel.
 #[derive(Debug, Clone, Serialize)]
@@ -121,23 +53,16 @@ impl CookieView {
     /// it in `Set-Cookie`, percent-encoded (a `/` in base64 is `%2F` there, 3 bytes), so that
     /// is the form this view measures and shows.
     pub fn new(name: &str, value: &str, status: impl Into<String>) -> CookieView {
-        let stored = as_stored(name, value);
+        let stored = cookies::stored_value(name, value);
         CookieView {
             name: name.to_owned(),
             bytes: name.len() + stored.len(),
-            limit: COOKIE_LIMIT,
+            limit: cookies::LIMIT,
             preview: shorten(&stored),
             status: status.into(),
             readable: None,
         }
     }
-}
-
-/// A cookie value percent-encoded as Rocket encodes it in `Set-Cookie`.
-fn as_stored(name: &str, value: &str) -> String {
-    let cookie = rocket::http::Cookie::new(name, value);
-    let pair = cookie.stripped().encoded().to_string();
-    pair.split_once('=').map_or(pair.clone(), |(_, value)| value.to_owned())
 }
 
 /// The first 8 and last 6 characters of a value longer than 16. Walks the characters without
@@ -165,7 +90,7 @@ impl Fact {
 }
 
 /// Everything one strategy shows one visitor: the list and where it is kept.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct View {
     pub items: ItemList,
     /// Cookies the browser sent for this strategy.
@@ -223,38 +148,33 @@ impl<'r> FromRequest<'r> for Strategies<'r> {
     }
 }
 
+/// What a strategy that keeps a cookie reads from the configuration once, at ignition: the
+/// cookie's name and attributes and the lifetimes it is checked against. One type for every
+/// such strategy; `S`, the strategy, only tells their copies in Rocket's state apart.
+pub struct CookieSettings<S> {
+    pub name: String,
+    pub policy: CookiePolicy,
+    pub lifetimes: Lifetimes,
+    strategy: PhantomData<fn() -> S>,
+}
+
+impl<S> CookieSettings<S> {
+    /// The settings of cookie `base` (one of [`crate::cookies`]' names).
+    pub fn new(config: &AppConfig, base: &'static str) -> CookieSettings<S> {
+        let policy = config.cookies();
+        CookieSettings {
+            name: policy.name(base),
+            policy,
+            lifetimes: config.lifetimes(),
+            strategy: PhantomData,
+        }
+    }
+}
+
 /// A guard's answer when its stage was not attached: a bug in how the app was built.
-fn missing_state<T>(stage: &str) -> request::Outcome<T, ()> {
+pub(crate) fn missing_state<T>(stage: &str) -> request::Outcome<T, ()> {
     log::error!("managed state missing: attach {stage}");
     request::Outcome::Error((rocket::http::Status::InternalServerError, ()))
-}
-
-/// Every cookie this app sets: HttpOnly (scripts cannot read it), `SameSite=Lax` (not sent
-/// on cross-site subrequests or POSTs), `Path=/`, and `Secure` when configured.
-pub(crate) fn cookie(
-    name: &str,
-    value: String,
-    policy: crate::config::CookiePolicy,
-    max_age: std::time::Duration,
-) -> rocket::http::Cookie<'static> {
-    let max_age = rocket::time::Duration::seconds(max_age.as_secs().min(i64::MAX as u64) as i64);
-    rocket::http::Cookie::build((name.to_owned(), value))
-        .http_only(true)
-        .same_site(rocket::http::SameSite::Lax)
-        .path("/")
-        .secure(policy.secure)
-        .max_age(max_age)
-        .build()
-}
-
-/// Tells the browser to delete cookie `name`. The removal must carry the same attributes
-/// (a `__Host-` cookie is only replaced by a Secure one), so it is built like the original.
-pub(crate) fn remove_cookie(
-    jar: &rocket::http::CookieJar<'_>,
-    name: &str,
-    policy: crate::config::CookiePolicy,
-) {
-    jar.remove(cookie(name, String::new(), policy, std::time::Duration::ZERO));
 }
 
 #[cfg(test)]
@@ -270,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cookie_is_measured_as_the_browser_stores_it() {
+    fn a_cookie_view_shows_the_cookie_as_the_browser_stores_it() {
         let view = super::CookieView::new("c", "a/b=c", "decrypted");
         assert_eq!(view.bytes, "c".len() + "a%2Fb%3Dc".len());
         assert_eq!(view.preview, "a%2Fb%3Dc");

@@ -20,41 +20,34 @@ use rocket::fairing::AdHoc;
 use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
 
-use super::{CookieView, Fact, Strategy, View};
+use super::{CookieSettings, CookieView, Fact, Strategy, View};
 use crate::clock;
-use crate::config::{AppConfig, CookiePolicy, Lifetimes};
+use crate::config::AppConfig;
+use crate::cookies;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
 use crate::store::{Admission, Record, Records, SessionStore, Updated};
 
-/// The rules for the session cookie, managed by [`stage`]. The store itself is the store
+/// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
-pub struct Sessions {
-    pub lifetimes: Lifetimes,
-    pub policy: CookiePolicy,
-    pub cookie_name: String,
-}
+pub type Settings = CookieSettings<ServerSession<'static>>;
 
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Server-side sessions", |rocket| async {
-        let Some(config) = rocket.state::<AppConfig>().cloned() else {
+        let Some(config) = rocket.state::<AppConfig>() else {
             // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
-        let sessions = Sessions {
-            lifetimes: config.lifetimes(),
-            policy: config.cookies(),
-            cookie_name: config.cookies().name("session_id"),
-        };
-        Ok(rocket.manage(sessions))
+        let settings = Settings::new(config, cookies::SESSION_ID);
+        Ok(rocket.manage(settings))
     })
 }
 
 /// The visitor's server-side session as seen by one request: the id cookie (if any, and
 /// if well-formed) and the store to look it up in. Nothing is loaded until asked.
 pub struct ServerSession<'r> {
-    sessions: &'r Sessions,
+    sessions: &'r Settings,
     store: &'r Records,
     /// Who may start a new session: consulted only when this request would create one.
     admission: &'r Admission,
@@ -71,12 +64,12 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let state = (rocket.state::<Sessions>(), rocket.state::<Records>(), rocket.state::<Arc<Admission>>());
+        let state = (rocket.state::<Settings>(), rocket.state::<Records>(), rocket.state::<Arc<Admission>>());
         let (Some(sessions), Some(store), Some(admission)) = state else {
             return super::missing_state("server_session::stage() and store::stage()");
         };
         let jar = request.cookies();
-        let sent = jar.get(&sessions.cookie_name).map(|c| c.value().to_owned());
+        let sent = jar.get(&sessions.name).map(|c| c.value().to_owned());
         let id = sent.as_deref().and_then(SessionId::parse);
         let client = request.client_ip();
         request::Outcome::Success(ServerSession { sessions, store, admission, client, jar, sent, id })
@@ -105,7 +98,7 @@ impl ServerSession<'_> {
             }
         }
         if self.sent.is_some() {
-            super::remove_cookie(self.jar, &self.sessions.cookie_name, self.sessions.policy);
+            cookies::remove(self.jar, &self.sessions.name, self.sessions.policy);
         }
         Ok(())
     }
@@ -125,7 +118,7 @@ impl ServerSession<'_> {
 
     fn set_cookie(&self, id: &SessionId) {
         let s = self.sessions;
-        self.jar.add(super::cookie(&s.cookie_name, id.expose().to_owned(), s.policy, s.lifetimes.max));
+        self.jar.add(cookies::build(&s.name, id.expose().to_owned(), s.policy, s.lifetimes.max));
     }
 
     /// What the page says about an id the store does not know. A store in this process's
@@ -167,7 +160,7 @@ impl Strategy for ServerSession<'_> {
             (Some(_), Some(_), None) => (Some("unknown or expired id"), Some(self.unknown_id_notice())),
         };
         let browser = match (&self.sent, status) {
-            (Some(value), Some(status)) => vec![CookieView::new(&self.sessions.cookie_name, value, status)],
+            (Some(value), Some(status)) => vec![CookieView::new(&self.sessions.name, value, status)],
             _ => Vec::new(),
         };
         let server = match &record {

@@ -1,0 +1,101 @@
+//! What a cookie session's cookie holds, and how a [`Codec`] turns it into a cookie value and
+//! back under the app's keys (the current one, then each previous one).
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::Codec;
+use crate::config::Lifetimes;
+use crate::item::ItemList;
+use crate::secret::SecretKeys;
+
+/// Bumped whenever the payload's shape changes; other versions read as unreadable.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the cookie carries, as JSON. Short field names: every byte travels on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    /// Format version, [`FORMAT_VERSION`].
+    pub v: u32,
+    /// Only in a revocable cookie ([`Codec::REVOCABLE`]): its family and epoch, written
+    /// in place as `"sid"` and `"ep"`.
+    #[serde(flatten)]
+    pub family: Option<Family>,
+    /// When this cookie session started (Unix ms): fixes the absolute deadline.
+    pub iat: u64,
+    /// When it was last written or refreshed (Unix ms): moves the idle deadline.
+    pub seen: u64,
+    pub items: ItemList,
+}
+
+/// What "sign out everywhere" revokes: every cookie of a family sealed at an older epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    /// The family id (random, not a credential on its own).
+    pub sid: String,
+    /// The family's epoch when this cookie was issued.
+    pub ep: u64,
+}
+
+impl Payload {
+    /// A new, empty cookie session; a revocable one starts a family of its own.
+    pub fn new(now_ms: u64, revocable: bool) -> Payload {
+        let family =
+            revocable.then(|| Family { sid: format!("{:032x}", rand::rng().random::<u128>()), ep: 0 });
+        Payload { v: FORMAT_VERSION, family, iat: now_ms, seen: now_ms, items: ItemList::default() }
+    }
+
+    /// The earlier of the idle and the absolute deadline, as for server-side sessions.
+    pub fn expires_ms(&self, lifetimes: &Lifetimes) -> u64 {
+        lifetimes.deadline_ms(self.iat, self.seen)
+    }
+}
+
+/// A payload read from a cookie, and whether it needed a previous key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub payload: Payload,
+    pub under_previous_key: bool,
+}
+
+/// `payload` made into cookie `name`'s value, under the current key.
+pub fn seal<C: Codec>(name: &str, payload: &Payload, keys: &SecretKeys) -> String {
+    let json = serde_json::to_string(payload).expect("strings and numbers always serialize");
+    C::seal(name, json, &keys.current)
+}
+
+/// The payload in cookie `name`'s `value`: tried under the current key, then each previous
+/// one. `None` if no key opens it, or what it holds is not a payload of this version and kind.
+pub fn open<C: Codec>(name: &str, value: &str, keys: &SecretKeys) -> Option<Opened> {
+    let all_keys = std::iter::once(&keys.current).chain(&keys.previous);
+    all_keys.enumerate().find_map(|(i, key)| {
+        let json = C::open(name, value, key)?;
+        let payload = serde_json::from_str::<Payload>(&json).ok()?;
+        let ours = payload.v == FORMAT_VERSION && payload.family.is_some() == C::REVOCABLE;
+        ours.then_some(Opened { payload, under_previous_key: i > 0 })
+    })
+}
+
+/// Keys made from one repeated byte each: the current one, then the previous ones.
+#[cfg(test)]
+pub(crate) fn test_keys(current: u8, previous: &[u8]) -> SecretKeys {
+    let key = |b: u8| cookie::Key::derive_from(&[b; 32]);
+    SecretKeys { current: key(current), previous: previous.iter().map(|b| key(*b)).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_is_the_same_with_or_without_a_family() {
+        let mut payload = Payload::new(1, true);
+        payload.family = Some(Family { sid: "ab".into(), ep: 2 });
+        let with = r#"{"v":1,"sid":"ab","ep":2,"iat":1,"seen":1,"items":[]}"#;
+        assert_eq!(serde_json::to_string(&payload).unwrap(), with);
+        assert_eq!(serde_json::from_str::<Payload>(with).unwrap(), payload);
+        let without = r#"{"v":1,"iat":1,"seen":1,"items":[]}"#;
+        assert_eq!(serde_json::to_string(&Payload::new(1, false)).unwrap(), without);
+        assert_eq!(serde_json::from_str::<Payload>(without).unwrap(), Payload::new(1, false));
+    }
+}

@@ -1,0 +1,73 @@
+//! The optional part of a cookie session: "sign out everywhere", for a codec with
+//! [`Codec::REVOCABLE`]. Each cookie carries a [`super::Family`] and the epoch it was issued
+//! at; the session store keeps a family's current epoch once it signs out, every instance
+//! keeps a copy ([`Revocations`]), and a cookie from an older epoch is refused.
+
+use super::{Codec, Payload, Received, Session};
+use crate::clock;
+use crate::error::AppError;
+use crate::store::revocations::Confirmed;
+use crate::store::Revocations;
+
+impl<C: Codec> Session<'_, C> {
+    /// Whether `payload`'s family signed out everywhere after it was issued; records in
+    /// `confirmed` how sure this instance is. Never, for a cookie that cannot be revoked.
+    pub(super) async fn revoked(&self, payload: &Payload, confirmed: &mut Option<Confirmed>) -> bool {
+        let (Some(revocations), Some(family)) = (self.revocations, &payload.family) else {
+            return false;
+        };
+        let (epoch, how) = revocations.epoch(&family.sid).await;
+        *confirmed = Some(how);
+        family.ep < epoch
+    }
+
+    /// "Sign out everywhere": raises the family's epoch in the store (and in this instance's
+    /// copy), so this cookie and every copy of it read as empty from now on, here at once and
+    /// on every other instance as soon as the store's notice arrives; deletes the cookie here.
+    /// For a cookie that cannot be revoked, it only deletes the cookie.
+    pub async fn sign_out_everywhere(&self) -> Result<(), AppError> {
+        let received = &self.reading().await.received;
+        if let (Some(revocations), Received::Valid { payload, .. }) = (self.revocations, received) {
+            if let Some(family) = &payload.family {
+                revocations.raise(&family.sid, family.ep + 1, self.settings.lifetimes.max).await?;
+                log::info!("{}: a family signed out everywhere", self.settings.name);
+            }
+        }
+        if !matches!(received, Received::Absent) {
+            self.remove();
+        }
+        Ok(())
+    }
+
+    /// The server panel's last fact: where epochs live and when this instance last knew them.
+    pub(super) fn revocation_fact(&self, revocations: &Revocations) -> String {
+        let copy = match revocations.status() {
+            (true, _) => "is current (the store announces every sign-out)".to_owned(),
+            (false, 0) => "has not been confirmed since this instance started".to_owned(),
+            (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
+        };
+        let reach = if revocations.per_process() {
+            "in this process only: another instance, or this one after a restart, does not see it"
+        } else {
+            "shared by every instance that uses this store"
+        };
+        format!(
+            "after Sign out everywhere, the {} store keeps one epoch for your cookie family \
+             for {} s ({reach}); every read of this cookie checks the copy of those epochs that \
+             this instance keeps, with no network call; the copy {copy}",
+            revocations.backend(),
+            self.settings.lifetimes.max.as_secs()
+        )
+    }
+}
+
+/// The notice for a cookie accepted without a revocation check (the store did not answer).
+pub(super) fn unconfirmed(confirmed: Option<Confirmed>) -> Option<String> {
+    let Some(Confirmed::Since(since)) = confirmed else { return None };
+    let since = since
+        .map_or("since this instance started".to_owned(), |at| format!("after {}", clock::format_ms(at)));
+    Some(format!(
+        "The session store is unreachable, so revocation could not be checked: a sign-out on \
+         another instance {since} may not be seen here yet."
+    ))
+}

@@ -7,7 +7,7 @@
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
-//! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
+//! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::admission`]) |
 //! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
 //! | `session_rate_burst`   | 60                 | how many of those it may start at once |
 //! | `session_store_ca`     | none (public web roots) | path of a PEM file: the only authority trusted for the store's TLS certificate (`rediss://`, `sslmode=verify-full`; [`crate::store::tls`]) |
@@ -119,9 +119,9 @@ impl AppConfig {
     }
 
     /// The bounds on new server-side sessions (checked non-zero by [`AppConfig::from_figment`]).
-    pub fn admission(&self) -> crate::store::Admission {
+    pub fn admission(&self) -> crate::admission::Admission {
         let at_least_one = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
-        crate::store::Admission::new(
+        crate::admission::Admission::new(
             self.session_limit,
             at_least_one(self.session_rate_per_minute),
             at_least_one(self.session_rate_burst),

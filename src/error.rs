@@ -88,13 +88,13 @@ impl AppError {
     }
 }
 
-impl From<crate::store::Refused> for AppError {
-    fn from(refused: crate::store::Refused) -> Self {
+impl From<crate::admission::Refused> for AppError {
+    fn from(refused: crate::admission::Refused) -> Self {
         match refused {
-            crate::store::Refused::TooFast { retry_after } => {
+            crate::admission::Refused::TooFast { retry_after } => {
                 AppError::NewSessionsTooFast { retry_after: retry_after.as_secs().max(1) }
             }
-            crate::store::Refused::Full { limit, retry_after } => {
+            crate::admission::Refused::Full { limit, retry_after } => {
                 log::warn!("session limit reached ({limit} live sessions): a new session was refused");
                 AppError::SessionLimitReached { limit, retry_after: retry_after.as_secs() }
             }

@@ -8,14 +8,15 @@
 //!    [`strategy::server_session`] and [`strategy::cookie_session`], and next to the last,
 //!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does.
 //! 3. [`store`] and [`session_id`]: the session store (a stage of its own, [`store::stage()`]:
-//!    its two traits, the memory, Redis and Postgres backends, the bounds on new sessions, and
-//!    this process's copy of the revoked private cookies), and the opaque id.
+//!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
+//!    revoked private cookies), and the opaque id; [`admission`]: the bounds on new sessions.
 //! 4. [`web`]: pages, forms, the JSON API, the cross-site write guard, error pages and bodies.
-//! 5. [`config`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
+//! 5. [`config`], [`cookies`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
 //! start from it.
 
+pub mod admission;
 pub mod clock;
 pub mod config;
 pub mod cookies;

@@ -24,7 +24,6 @@
 //! A network store never holds up a request for long: every call gives up after [`TIMEOUT`]
 //! with a [`StoreError`], which the app answers with 503. Nothing falls back to memory.
 
-pub mod admission;
 pub mod epochs;
 pub mod memory;
 pub mod postgres;
@@ -32,7 +31,6 @@ pub mod redis;
 pub mod revocations;
 pub mod stage;
 
-pub use admission::{Admission, Refused};
 pub use epochs::{Change, EpochStore, Feed};
 pub use revocations::Revocations;
 pub use stage::{open, stage, Backend, Records, SharedDatabase};

@@ -21,7 +21,8 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 
 use super::tls::RootCa;
-use super::{admission, memory, postgres, redis, Admission, EpochStore, Revocations, SessionStore};
+use super::{memory, postgres, redis, EpochStore, Revocations, SessionStore};
+use crate::admission::{self, Admission};
 use crate::config::{AppConfig, Lifetimes};
 
 /// The connection string of the database the platform provides (Shuttle's

@@ -21,13 +21,14 @@ use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
 
 use super::{CookieSettings, CookieView, Fact, Strategy, View};
+use crate::admission::Admission;
 use crate::clock;
 use crate::config::AppConfig;
 use crate::cookies;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::{Admission, Record, Records, SessionStore, Updated};
+use crate::store::{Record, Records, SessionStore, Updated};
 
 /// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.

@@ -30,6 +30,8 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::config::AppConfig;
+
 /// How often the store's real count replaces the estimate.
 pub const RECOUNT_EVERY: Duration = Duration::from_secs(2);
 
@@ -150,6 +152,15 @@ impl Admission {
         self.live.store(usize::try_from(live).unwrap_or(usize::MAX), Ordering::Relaxed);
         self.rate.retain_recent();
         self.rate.shrink_to_fit();
+    }
+}
+
+impl Admission {
+    /// The bounds `config` sets (checked non-zero by [`AppConfig::from_figment`]).
+    pub fn from_config(config: &AppConfig) -> Admission {
+        let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let per_minute = at_least_one(config.session_rate_per_minute);
+        Admission::new(config.session_limit, per_minute, at_least_one(config.session_rate_burst))
     }
 }
 

@@ -118,16 +118,6 @@ impl AppConfig {
         Ok(config)
     }
 
-    /// The bounds on new server-side sessions (checked non-zero by [`AppConfig::from_figment`]).
-    pub fn admission(&self) -> crate::admission::Admission {
-        let at_least_one = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
-        crate::admission::Admission::new(
-            self.session_limit,
-            at_least_one(self.session_rate_per_minute),
-            at_least_one(self.session_rate_burst),
-        )
-    }
-
     pub fn lifetimes(&self) -> Lifetimes {
         Lifetimes {
             idle: Duration::from_secs(self.session_idle_timeout),

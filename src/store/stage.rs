@@ -115,7 +115,7 @@ pub fn stage() -> AdHoc {
         let name = backend.records.backend();
         log::info!("session store: {name}");
         let revocations = Arc::new(Revocations::new(backend.epochs.clone(), name));
-        let admission = Arc::new(config.admission());
+        let admission = Arc::new(Admission::from_config(&config));
         log::info!(
             "new server-side sessions: at most {} live, {} a minute per client (bursts of {})",
             config.session_limit,

@@ -3,7 +3,8 @@
 //! [`crate::web::error`].
 //!
 //! Messages are written for the visitor and say what to do. Internal details (a store's
-//! connection error, a decryption failure's cause) go to the log, never into a response.
+//! connection error, a decryption failure's cause) go to the log, never into a response: the
+//! web layer logs them ([`AppError::log`]) where it answers the error, so each is logged once.
 
 use rocket::http::Status;
 
@@ -25,9 +26,10 @@ pub enum AppError {
          remove or shorten items first"
     )]
     CookieTooLarge { cookie: String, size: usize, limit: usize },
-    /// 503: the session store did not answer; the log has the cause.
+    /// 503: the session store did not answer. The cause is for the log ([`AppError::log`]),
+    /// never for the visitor.
     #[error("the session store is unavailable right now; try again shortly (other strategies still work)")]
-    StoreUnavailable,
+    StoreUnavailable(#[source] crate::store::StoreError),
     /// 400: the request itself is malformed (bad JSON, bad index).
     #[error("{0}")]
     BadRequest(String),
@@ -67,7 +69,9 @@ impl AppError {
             }
             AppError::List(ListError::Full) => Status::UnprocessableEntity,
             AppError::List(ListError::NoSuchIndex { .. }) | AppError::UnknownStrategy(_) => Status::NotFound,
-            AppError::StoreUnavailable | AppError::SessionLimitReached { .. } => Status::ServiceUnavailable,
+            AppError::StoreUnavailable(_) | AppError::SessionLimitReached { .. } => {
+                Status::ServiceUnavailable
+            }
             AppError::NewSessionsTooFast { .. } => Status::TooManyRequests,
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::PayloadTooLarge(_) => Status::PayloadTooLarge,
@@ -86,6 +90,18 @@ impl AppError {
             _ => None,
         }
     }
+
+    /// Logs what the answer does not say, for the operator: the cause of a 503, or that the
+    /// server is full. The web layer calls it once, where it answers the error.
+    pub fn log(&self) {
+        match self {
+            AppError::StoreUnavailable(cause) => log::error!("{cause}"),
+            AppError::SessionLimitReached { limit, .. } => {
+                log::warn!("session limit reached ({limit} live sessions): a new session was refused")
+            }
+            _ => {}
+        }
+    }
 }
 
 impl From<crate::admission::Refused> for AppError {
@@ -95,7 +111,6 @@ impl From<crate::admission::Refused> for AppError {
                 AppError::NewSessionsTooFast { retry_after: retry_after.as_secs().max(1) }
             }
             crate::admission::Refused::Full { limit, retry_after } => {
-                log::warn!("session limit reached ({limit} live sessions): a new session was refused");
                 AppError::SessionLimitReached { limit, retry_after: retry_after.as_secs() }
             }
         }
@@ -104,7 +119,6 @@ impl From<crate::admission::Refused> for AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(error: crate::store::StoreError) -> Self {
-        log::error!("{error}");
-        AppError::StoreUnavailable
+        AppError::StoreUnavailable(error)
     }
 }

@@ -174,8 +174,15 @@ async fn inspect(
     );
     let (sessions, error) = match count {
         Ok(n) => (Some(n), None),
-        Err(e) => (None, Some(AppError::from(e).to_string())),
+        Err(e) => {
+            let error = AppError::from(e);
+            error.log();
+            (None, Some(error.to_string()))
+        }
     };
+    // A view the store could not give is `null` here, and its cause is logged.
+    let (server_session, cookie_session) =
+        (server_session.inspect_err(AppError::log), cookie_session.inspect_err(AppError::log));
     let (global, server_session, cookie_session) = (global?, server_session.ok(), cookie_session.ok());
     let signed_session = signed_session?;
     let views = server_session.iter().chain(&cookie_session).chain(std::iter::once(&signed_session));

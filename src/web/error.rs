@@ -32,6 +32,7 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
+        error.log();
         ApiError { retry_after: error.retry_after(), ..ApiError::new(error.status(), error.to_string()) }
     }
 }

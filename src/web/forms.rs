@@ -81,6 +81,7 @@ impl FormWrite<'_> {
     /// refused, the reason goes with it in the flash cookie.
     fn finish(&self, slug: Slug, form: &ListForm, result: Result<(), AppError>) -> WriteResponse {
         if let Err(error) = result {
+            error.log();
             self.flash.set(slug, &error.to_string());
         }
         WriteResponse::Back(Box::new(Redirect::to(Page::after_write(slug, form.return_to.as_deref()).path())))

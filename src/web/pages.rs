@@ -104,6 +104,7 @@ async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>)
         let (mut view, read_error) = match strategies.get(slug).view().await {
             Ok(view) => (Some(view), None),
             Err(error) => {
+                error.log();
                 if page != Page::Home && status == Status::Ok {
                     status = error.status();
                 }
@@ -201,5 +202,6 @@ async fn strategy_page(
 }
 
 pub(super) fn error_page(error: AppError) -> (Status, Html) {
+    error.log();
     super::catchers::error_page(error.status(), error.to_string())
 }

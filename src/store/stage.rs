@@ -1,12 +1,11 @@
 //! The store as a stage of its own: opened once, from `session_store`, and handed out as
 //! Rocket state to whoever needs it, so no strategy opens, owns or names a backend.
 //!
-//! [`stage`] manages two handles:
+//! [`stage`] manages three handles:
 //! - [`Records`]: the session records, for the server-side strategy, `/healthz` and
 //!   `/api/inspect`;
 //! - [`Revocations`] (in an `Arc`): this process's copy of the revoked private-cookie
-//!   families, for the private-cookie strategy.
-//!
+//!   families, for the private-cookie strategy;
 //! - [`Admission`] (in an `Arc`): the bounds on new sessions (a limit on live sessions and a
 //!   rate per client), the same whichever backend is behind them;
 //!

@@ -7,7 +7,9 @@ use server_side_sessions::store::postgres::PostgresStore;
 use server_side_sessions::store::{Backend, SessionStore};
 
 use crate::store::{conformance, LONG};
-use crate::support::backends::{database_url, postgres_store, redis_store, redis_url, Schemas};
+use crate::support::backends::{
+    database_url, postgres_store, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
+};
 
 fn one_item() -> ItemList {
     let mut items = ItemList::default();
@@ -20,7 +22,7 @@ async fn redis_store_conformance() {
     let Some(url) = redis_url() else { return };
     conformance(|lifetimes| {
         let url = url.clone();
-        async move { Backend::of(redis_store(&url, lifetimes)) }
+        async move { Backend::of(redis_store(&url, lifetimes, &unique("test:"))) }
     })
     .await;
 }
@@ -36,16 +38,24 @@ async fn postgres_store_conformance() {
     .await;
 }
 
+/// The one key the store wrote under `prefix`, as Redis lists it.
+async fn only_key(raw: &mut redis::aio::MultiplexedConnection, prefix: &str) -> String {
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(raw).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    keys.into_iter().next().unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_keys_are_hashes_of_the_id_never_the_id() {
     let Some(url) = redis_url() else { return };
-    let store = redis_store(&url, LONG);
+    let prefix = unique("test:");
+    let store = redis_store(&url, LONG, &prefix);
     let id = SessionId::generate();
     store.create(&id, one_item()).await.unwrap();
     let mut raw =
         redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let key = store.key(&id);
-    assert!(key.ends_with(&id.storage_key()), "{key}");
+    let key = only_key(&mut raw, &prefix).await;
+    assert_eq!(key, format!("{prefix}{}", id.storage_key()));
     let fields: Vec<(String, String)> =
         redis::cmd("HGETALL").arg(&key).query_async(&mut raw).await.expect("the hashed key exists");
     assert!(fields.iter().any(|(_, value)| value.contains("secret")), "{fields:?}");
@@ -60,11 +70,12 @@ async fn redis_keys_are_hashes_of_the_id_never_the_id() {
 async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
-    let store = postgres_store(&schemas, LONG).await;
+    let schema = schemas.fresh().await;
+    let (store, pool) = (postgres_store_at(&schema, LONG).await, raw_pool(&schema));
     let id = SessionId::generate();
     store.create(&id, one_item()).await.unwrap();
     let rows: Vec<String> =
-        sqlx::query_scalar("SELECT s::text FROM sessions s").fetch_all(store.pool()).await.unwrap();
+        sqlx::query_scalar("SELECT s::text FROM sessions s").fetch_all(&pool).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains(&id.storage_key()) && rows[0].contains("secret"), "{rows:?}");
     assert!(!rows[0].contains(id.expose()), "the raw id is in the table: {rows:?}");
@@ -76,12 +87,13 @@ async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_reads_write_only_when_the_visit_is_stale() {
     let Some(url) = redis_url() else { return };
-    let store = redis_store(&url, LONG);
+    let prefix = unique("test:");
+    let store = redis_store(&url, LONG, &prefix);
     let id = SessionId::generate();
     store.create(&id, one_item()).await.unwrap();
     let mut raw =
         redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let key = store.key(&id);
+    let key = only_key(&mut raw, &prefix).await;
     let state = |raw: &mut redis::aio::MultiplexedConnection| {
         let (key, mut raw) = (key.clone(), raw.clone());
         async move {
@@ -112,12 +124,13 @@ async fn redis_reads_write_only_when_the_visit_is_stale() {
 async fn postgres_reads_write_only_when_the_visit_is_stale() {
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
-    let store = postgres_store(&schemas, LONG).await;
+    let schema = schemas.fresh().await;
+    let (store, pool) = (postgres_store_at(&schema, LONG).await, raw_pool(&schema));
     let id = SessionId::generate();
     store.create(&id, one_item()).await.unwrap();
     let row = || async {
         let sql = "SELECT seen_ms, expires_ms, xmin::text FROM sessions";
-        sqlx::query_as::<_, (i64, i64, String)>(sql).fetch_one(store.pool()).await.unwrap()
+        sqlx::query_as::<_, (i64, i64, String)>(sql).fetch_one(&pool).await.unwrap()
     };
     let created = row().await;
     for _ in 0..3 {
@@ -127,7 +140,7 @@ async fn postgres_reads_write_only_when_the_visit_is_stale() {
     assert_eq!(row().await, created, "fresh reads left the row untouched (same version)");
 
     let stale = created.0 - 2 * 60_000; // two minutes ago: older than refresh_after
-    sqlx::query("UPDATE sessions SET seen_ms = $1").bind(stale).execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE sessions SET seen_ms = $1").bind(stale).execute(&pool).await.unwrap();
     let loaded = store.load(&id).await.unwrap().expect("still live");
     let (seen, expires, _) = row().await;
     assert!(seen > stale + 60_000 && loaded.seen_ms as i64 == seen, "a stale visit moves to now");
@@ -141,11 +154,12 @@ async fn postgres_migrations_are_safe_when_instances_start_together() {
     let Some(url) = database_url() else { return };
     let schemas = Schemas::new(&url);
     let shared = schemas.fresh().await;
-    let stores: Vec<PostgresStore> = (0..4).map(|_| PostgresStore::new(&shared, LONG).unwrap()).collect();
+    let stores: Vec<PostgresStore> =
+        (0..4).map(|_| PostgresStore::with_ca(&shared, LONG, None).unwrap()).collect();
     let pings = futures::future::join_all(stores.iter().map(|s| s.ping())).await;
     assert!(pings.iter().all(Result::is_ok), "{pings:?}");
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(stores[0].pool())
+        .fetch_one(&raw_pool(&shared))
         .await
         .unwrap();
     assert_eq!(applied as usize, server_side_sessions::store::postgres::MIGRATOR.migrations.len());

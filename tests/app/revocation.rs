@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server_side_sessions::store::memory::MemoryStore;
-use server_side_sessions::store::redis::RedisStore;
 use server_side_sessions::store::revocations::Confirmed;
 use server_side_sessions::store::{EpochStore, Revocations};
 
@@ -107,8 +106,8 @@ async fn before_its_feed_is_up_the_copy_asks_the_store() {
 /// check could not be made.
 #[tokio::test]
 async fn a_store_that_does_not_answer_is_not_asked_on_every_read() {
-    let store = Arc::new(RedisStore::new("redis://127.0.0.1:1", LONG).expect("a valid URL"));
-    let revocations = Revocations::new(store, "redis");
+    let backend = server_side_sessions::store::open("redis://127.0.0.1:1", LONG, None, None);
+    let revocations = Revocations::new(backend.expect("a valid URL").epochs, "redis");
     assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));
     let again = Instant::now();
     assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));

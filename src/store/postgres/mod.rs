@@ -62,12 +62,7 @@ default, falls back to plain text)";
 const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
 
 impl PostgresStore {
-    /// A store for the database at `url`. Does not connect yet.
-    pub fn new(url: &str, lifetimes: Lifetimes) -> Result<PostgresStore, String> {
-        PostgresStore::with_ca(url, lifetimes, None)
-    }
-
-    /// With `ca`, the server's certificate must be signed by that authority, and the URL must
+    /// A store for the database at `url`. Does not connect yet. With `ca`, the server's certificate must be signed by that authority, and the URL must
     /// ask for verification (`sslmode=verify-full` or `verify-ca`).
     pub fn with_ca(url: &str, lifetimes: Lifetimes, ca: Option<&RootCa>) -> Result<PostgresStore, String> {
         // The error text never includes the URL, which may carry a password.
@@ -84,11 +79,6 @@ impl PostgresStore {
             .acquire_timeout(super::TIMEOUT)
             .connect_lazy_with(options);
         Ok(PostgresStore { lifetimes, pool, migrated: Arc::new(OnceCell::new()), turns: WriteTurns::new() })
-    }
-
-    /// The pool, for tests that look at the raw table.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 
     /// Runs the migrations unless they have run. In a task of its own: a request that stops

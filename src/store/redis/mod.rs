@@ -82,16 +82,8 @@ pub struct RedisStore {
 type Raw = (Option<String>, Option<u64>, Option<u64>, Option<String>);
 
 impl RedisStore {
-    /// A store for the Redis at `url`, under [`DEFAULT_PREFIX`]. Does not connect yet.
-    pub fn new(url: &str, lifetimes: Lifetimes) -> Result<RedisStore, String> {
-        RedisStore::with_prefix(url, lifetimes, DEFAULT_PREFIX)
-    }
-
-    pub fn with_prefix(url: &str, lifetimes: Lifetimes, prefix: &str) -> Result<RedisStore, String> {
-        RedisStore::with_options(url, lifetimes, prefix, None)
-    }
-
-    /// With `ca`, the server's certificate must be signed by that authority (`rediss://` only).
+    /// A store for the Redis at `url`, its keys under `prefix` ([`DEFAULT_PREFIX`] for the
+    /// app). Does not connect yet. With `ca`, the server's certificate must be signed by that authority (`rediss://` only).
     pub fn with_options(
         url: &str,
         lifetimes: Lifetimes,
@@ -130,7 +122,7 @@ impl RedisStore {
     }
 
     /// The Redis key of a session: the prefix and the hex SHA-256 of its id.
-    pub fn key(&self, id: &SessionId) -> String {
+    fn key(&self, id: &SessionId) -> String {
         format!("{}{}", self.prefix, id.storage_key())
     }
 

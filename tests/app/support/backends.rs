@@ -116,17 +116,29 @@ impl Drop for Schemas {
     }
 }
 
-pub fn redis_store(url: &str, lifetimes: Lifetimes) -> RedisStore {
-    RedisStore::with_prefix(url, lifetimes, &unique("test:")).expect("valid REDIS_URL")
+/// A Redis store whose keys start with `prefix` (make one with [`unique`], so tests that run
+/// at once never share a key).
+pub fn redis_store(url: &str, lifetimes: Lifetimes, prefix: &str) -> RedisStore {
+    RedisStore::with_options(url, lifetimes, prefix, None).expect("valid REDIS_URL")
 }
 
 /// A Postgres store on a fresh schema, migrated. The first call migrates, and on a busy
 /// machine (tests migrate in parallel, one at a time under sqlx's lock) that can take longer
 /// than one call's timeout; waiting for it here is setup, like waiting for a server to start.
 pub async fn postgres_store(schemas: &Schemas, lifetimes: Lifetimes) -> PostgresStore {
-    let store = PostgresStore::new(&schemas.fresh().await, lifetimes).expect("valid DATABASE_URL");
+    postgres_store_at(&schemas.fresh().await, lifetimes).await
+}
+
+/// A Postgres store on the schema `url` names, migrated.
+pub async fn postgres_store_at(url: &str, lifetimes: Lifetimes) -> PostgresStore {
+    let store = PostgresStore::with_ca(url, lifetimes, None).expect("valid DATABASE_URL");
     wait_ready(&store).await;
     store
+}
+
+/// A connection pool of the test's own on the schema `url` names, to look at the raw table.
+pub fn raw_pool(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new().connect_lazy(url).expect("valid DATABASE_URL")
 }
 
 /// Waits (up to 30 s) until a new Postgres store has connected and migrated.

@@ -4,7 +4,7 @@
 //! answers 405 with `Allow` instead of 404 (see [`super::methods`]).
 
 use rocket::http::{Header, Method, Status};
-use rocket::{Catcher, Either, Orbit, Request, Rocket};
+use rocket::{Catcher, Either, Request};
 use serde::Serialize;
 
 use super::error::{ApiError, RefusalReason};
@@ -97,9 +97,4 @@ fn not_allowed_message(request: &Request<'_>, methods: &[Method]) -> String {
 /// The HTML error page: status line as the title, and the message.
 pub fn error_page(status: Status, message: String) -> (Status, Html) {
     (status, Html::new("error", &ErrorPage::new(status, message)))
-}
-
-/// The HTML of the error page for `status` and `message`, as an answer would carry it.
-pub fn show(rocket: &Rocket<Orbit>, status: Status, message: String) -> Option<String> {
-    Html::new("error", &ErrorPage::new(status, message)).render(rocket.state()?)
 }

@@ -4,7 +4,7 @@
 
 use rocket::http::Status;
 use rocket::response::Redirect;
-use rocket::{Orbit, Rocket, Route, State};
+use rocket::{Route, State};
 use serde::Serialize;
 
 use super::flash::{Flash, Refusal};
@@ -53,19 +53,19 @@ impl Page {
     }
 }
 
-/// One list as this request read it: the strategy's view, or why it cannot be shown (its
-/// store is down, or a change to it was just refused).
+/// One strategy's column as this request read it: the strategy's view, or why it cannot be
+/// shown (its store is down, or a change to it was just refused).
 #[derive(Debug, Clone)]
-pub struct Shown {
+pub struct Column {
     pub slug: Slug,
     pub view: Option<View>,
     pub error: Option<String>,
 }
 
-/// One strategy's column, as the `strategy` partial prints it: flat, each value ready to print
-/// (a path Handlebars resolves costs it more for every level it descends).
+/// A [`Column`] as the `strategy` partial prints it: flat, each value ready to print (a path
+/// Handlebars resolves costs it more for every level it descends).
 #[derive(Serialize)]
-struct Column<'a> {
+struct ColumnContext<'a> {
     slug: &'static str,
     title: &'static str,
     summary: &'static str,
@@ -90,16 +90,16 @@ struct Column<'a> {
 struct PageContext<'a> {
     title: &'static str,
     instance: InstanceView,
-    columns: Vec<Column<'a>>,
+    columns: Vec<ColumnContext<'a>>,
 }
 
 /// Reads the lists `page` shows for this visitor. With `refused`, a change to one of them was
 /// refused just before: its column shows why. A strategy page whose list cannot be read (its
 /// store is down) answers with that error's status; the comparison page still answers 200
 /// and shows the problem in the affected column only.
-async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>) -> (Status, Vec<Shown>) {
+async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>) -> (Status, Vec<Column>) {
     let mut status = Status::Ok;
-    let mut shown = Vec::new();
+    let mut columns = Vec::new();
     for slug in page.slugs() {
         let (mut view, read_error) = match strategies.get(slug).view().await {
             Ok(view) => (Some(view), None),
@@ -115,38 +115,41 @@ async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>)
         if let (Some(view), Some(refusal)) = (view.as_mut(), refusal) {
             view.browser.push(refusal.cookie.clone());
         }
-        shown.push(Shown { slug, view, error: refusal.map(|r| r.message.clone()).or(read_error) });
+        columns.push(Column { slug, view, error: refusal.map(|r| r.message.clone()).or(read_error) });
     }
-    (status, shown)
+    (status, columns)
 }
 
-/// The page's template and its HTML: `page` showing `shown` to a visitor of `instance`.
-fn html(page: Page, instance: InstanceView, shown: &[Shown]) -> Html {
-    let (name, title) = match page {
-        Page::Home => ("index", "Where does web state live?"),
-        Page::Strategy(slug) => ("strategy", slug.title()),
-    };
-    let return_to = page.path();
-    let columns = shown
-        .iter()
-        .map(|Shown { slug, view, error }| Column {
-            slug: slug.as_str(),
-            title: slug.title(),
-            summary: slug.summary(),
-            cap: MAX_ITEMS,
-            count: view.as_ref().map_or(0, |v| v.items.len()),
-            return_to: &return_to,
-            error: error.as_deref(),
-            has_list: view.is_some(),
-            notice: view.as_ref().and_then(|v| v.notice.as_deref()),
-            items: view.as_ref().map_or(&[], |v| v.items.items()),
-            browser: view.as_ref().map_or(&[], |v| &v.browser),
-            server: view.as_ref().map_or(&[], |v| &v.server),
-            rotate: *slug == Slug::ServerSession,
-            sign_out: *slug == Slug::CookieSession,
-        })
-        .collect();
-    Html::new(name, &PageContext { title, instance, columns })
+impl Page {
+    /// This page showing `columns` to a visitor of `instance`: its template and context,
+    /// rendered as the answer is sent. Every page the app answers is made here.
+    pub fn html(self, instance: InstanceView, columns: &[Column]) -> Html {
+        let (name, title) = match self {
+            Page::Home => ("index", "Where does web state live?"),
+            Page::Strategy(slug) => ("strategy", slug.title()),
+        };
+        let return_to = self.path();
+        let columns = columns
+            .iter()
+            .map(|Column { slug, view, error }| ColumnContext {
+                slug: slug.as_str(),
+                title: slug.title(),
+                summary: slug.summary(),
+                cap: MAX_ITEMS,
+                count: view.as_ref().map_or(0, |v| v.items.len()),
+                return_to: &return_to,
+                error: error.as_deref(),
+                has_list: view.is_some(),
+                notice: view.as_ref().and_then(|v| v.notice.as_deref()),
+                items: view.as_ref().map_or(&[], |v| v.items.items()),
+                browser: view.as_ref().map_or(&[], |v| &v.browser),
+                server: view.as_ref().map_or(&[], |v| &v.server),
+                rotate: *slug == Slug::ServerSession,
+                sign_out: *slug == Slug::CookieSession,
+            })
+            .collect();
+        Html::new(name, &PageContext { title, instance, columns })
+    }
 }
 
 async fn render(
@@ -155,13 +158,8 @@ async fn render(
     page: Page,
     refused: Option<Refusal>,
 ) -> (Status, Html) {
-    let (status, shown) = read(strategies, page, refused).await;
-    (status, html(page, instance.view(), &shown))
-}
-
-/// The HTML of `page` showing `shown`, as a request for it would answer.
-pub fn show(rocket: &Rocket<Orbit>, page: Page, instance: InstanceView, shown: Vec<Shown>) -> Option<String> {
-    html(page, instance, &shown).render(rocket.state()?)
+    let (status, columns) = read(strategies, page, refused).await;
+    (status, page.html(instance.view(), &columns))
 }
 
 #[rocket::get("/")]

@@ -48,7 +48,7 @@ impl Pages {
     }
 
     /// `template` rendered with `context`; `None` (and a log line) when it cannot be.
-    pub fn render(&self, template: &str, context: Value) -> Option<String> {
+    fn render(&self, template: &str, context: Value) -> Option<String> {
         let registry = Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner));
         registry
             .render_with_context(template, &Context::from(context))
@@ -126,7 +126,7 @@ impl Html {
     }
 
     /// The page's HTML, or `None` (and a log line) when it cannot be made.
-    pub fn render(self, pages: &Pages) -> Option<String> {
+    fn render(self, pages: &Pages) -> Option<String> {
         let context = self.context.map_err(|error| log::error!("page context: {error}")).ok()?;
         pages.render(self.template, context)
     }

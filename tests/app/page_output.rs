@@ -7,19 +7,26 @@
 //! the strategies, whose ids, ciphertexts and times differ on every run. It holds text that
 //! must be escaped in every place a page prints text: items, cookie previews, facts, errors.
 //!
+//! Each page is answered by a route this test mounts beside the app's own, with the app's own
+//! page builder ([`Page::html`], [`catchers::error_page`]) and responder: what is compared is
+//! the body a request gets, only the state is fixed.
+//!
 //! After a deliberate change to a template, write the new pages with
 //! `PAGE_OUTPUT=write cargo test --test app page_output` and read the diff before committing.
 
 use std::path::PathBuf;
 
 use rocket::http::Status;
+use rocket::local::asynchronous::Client;
+use rocket::State;
 use server_side_sessions::instance::InstanceView;
 use server_side_sessions::item::{Item, ItemList};
 use server_side_sessions::strategy::{CookieView, Fact, Slug, View};
 use server_side_sessions::web::catchers;
-use server_side_sessions::web::pages::{self, Page, Shown};
+use server_side_sessions::web::pages::{Column, Page};
+use server_side_sessions::web::render::Html;
 
-use crate::support::visitor::App;
+use crate::support::visitor::{figment, App};
 
 /// Items that are hostile to HTML in every way a page could get wrong: markup, attribute
 /// breakers, entities, Handlebars' own syntax, and text outside ASCII.
@@ -120,13 +127,13 @@ fn view(slug: Slug, n: usize) -> View {
     }
 }
 
-fn shown(slug: Slug, n: usize) -> Shown {
-    Shown { slug, view: Some(view(slug, n)), error: None }
+fn column(slug: Slug, n: usize) -> Column {
+    Column { slug, view: Some(view(slug, n)), error: None }
 }
 
 /// The lists a page shows, each holding `n` items.
-fn lists(page: Page, n: usize) -> Vec<Shown> {
-    page.slugs().into_iter().map(|slug| shown(slug, n)).collect()
+fn lists(page: Page, n: usize) -> Vec<Column> {
+    page.slugs().into_iter().map(|slug| column(slug, n)).collect()
 }
 
 /// The start of the expected pages' file names: `home`, or the strategy's slug.
@@ -139,7 +146,7 @@ fn file_name(page: Page) -> &'static str {
 
 /// Every page in the states a visitor can see: empty, short and full lists, a store that is
 /// down, a refused change, a cookie that could not be read, and the error page.
-fn cases() -> Vec<(String, Page, InstanceView, Vec<Shown>)> {
+fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let pages = [
         Page::Home,
@@ -156,7 +163,7 @@ fn cases() -> Vec<(String, Page, InstanceView, Vec<Shown>)> {
 
     // The store is down: the server-session column says why and offers no form.
     let mut down = lists(Page::Home, 2);
-    down[1] = Shown {
+    down[1] = Column {
         slug: Slug::ServerSession,
         view: None,
         error: Some("the session store is unavailable: connection refused <127.0.0.1:6379>".into()),
@@ -188,8 +195,8 @@ fn cases() -> Vec<(String, Page, InstanceView, Vec<Shown>)> {
 
     // Cookies the server could not use: a notice, and nothing listed.
     let mut unreadable = lists(Page::Strategy(Slug::CookieSession), 0);
-    for (shown, name) in unreadable.iter_mut().zip(["cookie_session", "signed_session"]) {
-        let view = shown.view.as_mut().expect("a view");
+    for (column, name) in unreadable.iter_mut().zip(["cookie_session", "signed_session"]) {
+        let view = column.view.as_mut().expect("a view");
         view.browser = vec![cookie(name, "tampered/<value>+\"x\"", "could not decrypt")];
         view.notice =
             Some(format!("the {name} cookie could not be read <it was changed>; the list reads as empty"));
@@ -239,32 +246,65 @@ fn check(name: &str, html: &str, mismatches: &mut Vec<String>) {
     }
 }
 
+/// One page in one fixed state: its expected file's name, the page, and what it shows.
+type Case = (String, Page, InstanceView, Vec<Column>);
+
+/// The fixed states, for the routes below.
+struct Cases(Vec<Case>);
+
+/// Case `n`, answered as the app answers every page.
+#[rocket::get("/<n>")]
+fn fixed_page(n: usize, cases: &State<Cases>) -> Option<Html> {
+    let (_, page, instance, columns) = cases.0.get(n)?;
+    Some(page.html(instance.clone(), columns))
+}
+
+/// The error page for `code` and `message`, answered as the app answers every error.
+#[rocket::get("/<code>?<message>")]
+fn fixed_error(code: u16, message: String) -> (Status, Html) {
+    catchers::error_page(Status::from_code(code).unwrap_or(Status::InternalServerError), message)
+}
+
+/// The app with the two routes above mounted under `/fixed-page/` and `/fixed-error/`.
+async fn app_with_fixed_pages() -> Client {
+    let rocket = server_side_sessions::build(figment())
+        .mount("/fixed-page", rocket::routes![fixed_page])
+        .mount("/fixed-error", rocket::routes![fixed_error])
+        .manage(Cases(cases()));
+    Client::untracked(rocket).await.expect("app launches")
+}
+
+/// The body of `uri`, which must answer `status`.
+async fn body(client: &Client, uri: String, status: Status) -> String {
+    let response = client.get(uri.clone()).dispatch().await;
+    assert_eq!(response.status(), status, "{uri}");
+    response.into_string().await.unwrap_or_else(|| panic!("{uri}: a body"))
+}
+
 #[tokio::test]
-async fn every_page_renders_exactly_as_before() {
-    let app = App::new().await;
-    let rocket = app.client.rocket();
+async fn every_page_matches_its_expected_html() {
+    let client = app_with_fixed_pages().await;
     let mut mismatches = Vec::new();
     let cases = cases();
-    for (name, page, instance, shown) in cases.iter().cloned() {
-        let html = pages::show(rocket, page, instance, shown).unwrap_or_else(|| panic!("{name}: rendered"));
-        check(&name, &html, &mut mismatches);
+    for (n, (name, ..)) in cases.iter().enumerate() {
+        check(name, &body(&client, format!("/fixed-page/{n}"), Status::Ok).await, &mut mismatches);
     }
     let errors = [
-        ("error-404", Status::NotFound, "there is no strategy called `<b>nope</b>`".to_owned()),
+        ("error-404", Status::NotFound, "there is no strategy called `<b>nope</b>`"),
         (
             "error-405",
             Status::MethodNotAllowed,
-            "PUT is not allowed on /global; it accepts GET, HEAD, OPTIONS".into(),
+            "PUT is not allowed on /global; it accepts GET, HEAD, OPTIONS",
         ),
         (
             "error-503",
             Status::ServiceUnavailable,
-            "too many sessions & \"more\" are refused; try again in 60 s".into(),
+            "too many sessions & \"more\" are refused; try again in 60 s",
         ),
     ];
     for (name, status, message) in errors {
-        let html = catchers::show(rocket, status, message).unwrap_or_else(|| panic!("{name}: rendered"));
-        check(name, &html, &mut mismatches);
+        let uri = rocket::uri!("/fixed-error", fixed_error(status.code, message)).to_string();
+        check(name, &body(&client, uri, status).await, &mut mismatches);
     }
     assert!(
         mismatches.is_empty(),
@@ -278,9 +318,9 @@ async fn every_page_renders_exactly_as_before() {
 /// The check above can fail: a page that differs by one escaped character is caught.
 #[tokio::test]
 async fn a_page_that_differs_by_one_escape_is_caught() {
-    let app = App::new().await;
-    let html = pages::show(app.client.rocket(), Page::Home, instance(Some(8000)), lists(Page::Home, 10))
-        .expect("rendered");
+    let client = app_with_fixed_pages().await;
+    let home_10 = cases().iter().position(|(name, ..)| name == "home-10").expect("a home-10 case");
+    let html = body(&client, format!("/fixed-page/{home_10}"), Status::Ok).await;
     let mut mismatches = Vec::new();
     if std::env::var("PAGE_OUTPUT").as_deref() != Ok("write") {
         check("home-10", &html.replacen("&lt;script&gt;", "<script>", 1), &mut mismatches);
@@ -295,7 +335,7 @@ async fn a_page_that_differs_by_one_escape_is_caught() {
 async fn an_edited_template_shows_on_the_next_request_in_a_debug_build() {
     let dir = tempfile::tempdir().expect("a template folder");
     copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"), dir.path());
-    let figment = crate::support::visitor::figment().merge(("template_dir", dir.path()));
+    let figment = figment().merge(("template_dir", dir.path()));
     let app = App::with(figment).await;
     let me = app.visitor();
     assert!(me.get("/global").await.body.contains("<h2>How global state works</h2>"));

@@ -4,7 +4,7 @@
 //! - [`SessionStore`] maps a session id to a [`Record`] (the visitor's list plus two
 //!   timestamps) and enforces the [`Lifetimes`] it was built with: a record not seen for
 //!   `idle`, or older than `max`, is gone as far as every method is concerned, and
-//!   `purge_expired` frees it. Records are keyed by [`SessionId::storage_key`], never by the id.
+//!   `purge_expired` frees it. Store are keyed by [`SessionId::storage_key`], never by the id.
 //! - [`EpochStore`] keeps one number per private-cookie family ("sign out everywhere" raises
 //!   it) and tells every instance when one rises; [`Revocations`] is this process's copy of
 //!   them, so reading a private cookie asks no one.
@@ -33,7 +33,7 @@ pub mod stage;
 
 pub use epochs::{Change, EpochStore, Feed};
 pub use revocations::Revocations;
-pub use stage::{open, stage, Backend, Records, SharedDatabase};
+pub use stage::{open, stage, Backend, SharedDatabase, Store};
 pub mod tls;
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! Rocket state to whoever needs it, so no strategy opens, owns or names a backend.
 //!
 //! [`stage`] manages three handles:
-//! - [`Records`]: the session records, for the server-side strategy, `/healthz` and
+//! - [`Store`]: the session store, for the server-side strategy, `/healthz` and
 //!   `/api/inspect`;
 //! - [`Revocations`] (in an `Arc`): this process's copy of the revoked private-cookie
 //!   families, for the private-cookie strategy;
@@ -30,17 +30,19 @@ use crate::config::{AppConfig, Lifetimes};
 /// like any `postgres://` URL, so nothing connects unless sessions are kept there.
 pub struct SharedDatabase(pub String);
 
-/// The session records, as Rocket state.
-pub struct Records(pub Arc<dyn SessionStore>);
+/// The session store `session_store` names (the [`SessionStore`] half of its [`Backend`]), as
+/// Rocket state.
+pub struct Store(pub Arc<dyn SessionStore>);
 
-impl Deref for Records {
+impl Deref for Store {
     type Target = dyn SessionStore;
     fn deref(&self) -> &Self::Target {
         self.0.as_ref()
     }
 }
 
-/// One backend, seen through its two traits (every backend implements both).
+/// One backend (memory, Redis or Postgres), opened once and seen through its two traits: every
+/// backend implements both, and the store stage hands each half to whoever needs it.
 #[derive(Clone)]
 pub struct Backend {
     pub records: Arc<dyn SessionStore>,
@@ -122,7 +124,7 @@ pub fn stage() -> AdHoc {
             config.session_rate_burst
         );
         Ok(rocket
-            .manage(Records(backend.records.clone()))
+            .manage(Store(backend.records.clone()))
             .manage(revocations.clone())
             .manage(admission.clone())
             .attach(check_at_start(backend.records.clone()))
@@ -157,7 +159,7 @@ fn check_at_start(store: Arc<dyn SessionStore>) -> AdHoc {
 /// bounded by the live ones.
 fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
     let period = (lifetimes.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    every("Session purge", period, move || {
+    periodically("Session purge", period, move || {
         let backend = backend.clone();
         async move { purge(&backend).await }
     })
@@ -167,7 +169,7 @@ fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
 /// [`admission::RECOUNT_EVERY`], so that expiries (and other instances' sessions) count. A
 /// store that is down keeps the estimate as it was.
 fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>) -> AdHoc {
-    every("Live-session recount", admission::RECOUNT_EVERY, move || {
+    periodically("Live-session recount", admission::RECOUNT_EVERY, move || {
         let (store, admission) = (store.clone(), admission.clone());
         async move {
             let began = admission.recount_begins();
@@ -179,7 +181,7 @@ fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>
 }
 
 /// Runs `task` every `period` (the first time at liftoff) until the server shuts down.
-fn every<F, Fut>(name: &'static str, period: Duration, task: F) -> AdHoc
+fn periodically<F, Fut>(name: &'static str, period: Duration, task: F) -> AdHoc
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,

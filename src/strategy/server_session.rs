@@ -28,7 +28,7 @@ use crate::cookies;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::{Record, Records, SessionStore, Updated};
+use crate::store::{Record, SessionStore, Store, Updated};
 
 /// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -49,7 +49,7 @@ pub fn stage() -> AdHoc {
 /// if well-formed) and the store to look it up in. Nothing is loaded until asked.
 pub struct ServerSession<'r> {
     sessions: &'r Settings,
-    store: &'r Records,
+    store: &'r Store,
     /// Who may start a new session: consulted only when this request would create one.
     admission: &'r Admission,
     /// The client's address (see `ip_header` in `Rocket.toml`), for the per-client rate.
@@ -65,7 +65,7 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let state = (rocket.state::<Settings>(), rocket.state::<Records>(), rocket.state::<Arc<Admission>>());
+        let state = (rocket.state::<Settings>(), rocket.state::<Store>(), rocket.state::<Arc<Admission>>());
         let (Some(sessions), Some(store), Some(admission)) = state else {
             return super::missing_state("server_session::stage() and store::stage()");
         };

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
 use crate::secret::SecretKeys;
-use crate::store::{Records, Revocations};
+use crate::store::{Revocations, Store};
 use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
 
 pub fn routes() -> Vec<Route> {
@@ -42,7 +42,7 @@ type ApiResult<T> = Result<T, ApiError>;
 
 #[rocket::get("/api/<slug>/items")]
 async fn list(slug: Result<Slug, &str>, strategies: Strategies<'_>) -> ApiResult<Json<ItemsBody>> {
-    let slug = super::known(slug)?;
+    let slug = super::strategy_named(slug)?;
     let items = strategies.get(slug).items().await?;
     Ok(ItemsBody::new(slug, items))
 }
@@ -54,7 +54,7 @@ async fn add(
     strategies: Strategies<'_>,
     body: Result<Json<NewItem>, json::Error<'_>>,
 ) -> ApiResult<(Status, Json<ItemsBody>)> {
-    let slug = super::known(slug)?;
+    let slug = super::strategy_named(slug)?;
     let item = Item::parse(&body.map_err(json_error)?.item).map_err(AppError::from)?;
     let items = strategies.get(slug).apply(Op::Add(item)).await?;
     Ok((Status::Created, ItemsBody::new(slug, items)))
@@ -63,7 +63,7 @@ async fn add(
 /// Same path without `Content-Type: application/json`: say so instead of a bare 404.
 #[rocket::post("/api/<slug>/items", rank = 2)]
 fn add_wrong_type(_same_origin: SameOrigin, slug: Result<Slug, &str>) -> ApiError {
-    super::known(slug).err().unwrap_or(AppError::UnsupportedMediaType).into()
+    super::strategy_named(slug).err().unwrap_or(AppError::UnsupportedMediaType).into()
 }
 
 #[rocket::delete("/api/<slug>/items/<index>")]
@@ -73,7 +73,7 @@ async fn remove(
     index: Result<usize, &str>,
     strategies: Strategies<'_>,
 ) -> ApiResult<Json<ItemsBody>> {
-    let slug = super::known(slug)?;
+    let slug = super::strategy_named(slug)?;
     let index = index.map_err(super::bad_index)?;
     let items = strategies.get(slug).apply(Op::Remove(index)).await?;
     Ok(ItemsBody::new(slug, items))
@@ -85,7 +85,7 @@ async fn clear(
     slug: Result<Slug, &str>,
     strategies: Strategies<'_>,
 ) -> ApiResult<Json<ItemsBody>> {
-    let slug = super::known(slug)?;
+    let slug = super::strategy_named(slug)?;
     let items = strategies.get(slug).apply(Op::Clear).await?;
     Ok(ItemsBody::new(slug, items))
 }
@@ -158,7 +158,7 @@ async fn inspect(
     strategies: Strategies<'_>,
     instance: &State<Instance>,
     keys: &State<SecretKeys>,
-    store: &State<Records>,
+    store: &State<Store>,
     revocations: &State<std::sync::Arc<Revocations>>,
     jar: &CookieJar<'_>,
 ) -> ApiResult<Json<Inspect>> {
@@ -234,7 +234,7 @@ struct StoreHealth {
 }
 
 #[rocket::get("/healthz")]
-async fn healthz(store: &State<Records>) -> (Status, Json<Health>) {
+async fn healthz(store: &State<Store>) -> (Status, Json<Health>) {
     let up = match store.ping().await {
         Ok(()) => true,
         Err(e) => {

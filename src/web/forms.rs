@@ -66,7 +66,7 @@ impl FormWrite<'_> {
         form: &ListForm,
         op: Result<Op, AppError>,
     ) -> WriteResponse {
-        let slug = match super::known(slug) {
+        let slug = match super::strategy_named(slug) {
             Ok(slug) => slug,
             Err(error) => return WriteResponse::NoSuchList(error_page(error)),
         };

@@ -21,7 +21,7 @@ use crate::strategy::Slug;
 
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Web pages and API", |rocket| async {
-        let pages = render::Pages::default();
+        let templates = render::Templates::default();
         rocket
             .mount("/", pages::routes())
             .mount("/", forms::routes())
@@ -29,8 +29,8 @@ pub fn stage() -> AdHoc {
             .mount("/", rocket::routes![stylesheet, favicon, livez])
             .mount("/", methods::routes())
             .register("/", catchers::catchers())
-            .attach(pages.fairing())
-            .manage(pages)
+            .attach(templates.fairing())
+            .manage(templates)
             .attach(headers::SecurityHeaders)
     })
 }
@@ -62,7 +62,7 @@ fn livez() -> rocket::serde::json::Value {
 
 /// The strategy a URL names. Routes take `Result<Slug, &str>` rather than `Slug` so an
 /// unknown name is a 404 that says so (a failed `Slug` parameter would forward as a 422).
-pub(crate) fn known(slug: Result<Slug, &str>) -> Result<Slug, AppError> {
+pub(crate) fn strategy_named(slug: Result<Slug, &str>) -> Result<Slug, AppError> {
     slug.map_err(|raw| AppError::UnknownStrategy(raw.chars().take(40).collect()))
 }
 

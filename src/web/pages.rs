@@ -185,7 +185,7 @@ async fn strategy_page(
     instance: &State<Instance>,
     flash: Flash<'_>,
 ) -> StrategyPage {
-    let slug = match super::known(slug) {
+    let slug = match super::strategy_named(slug) {
         Ok(slug) => slug,
         Err(error) => return StrategyPage::Page(error_page(error)),
     };

@@ -4,7 +4,7 @@
 //! `rocket_dyn_templates` finds the templates under `template_dir`, registers them, and in a
 //! debug build registers them again whenever a file changes, so `cargo run` shows a template
 //! edit on the next request. Its customisation hook ([`Template::try_custom`]) runs after
-//! every such load: there `prepare` gives the registry what the pages need and [`Pages`]
+//! every such load: there `prepare` gives the registry what the pages need and [`Templates`]
 //! takes a copy of it, which renders every page. What that saves on each request, measured in
 //! `BENCHMARKS.md`:
 //!
@@ -30,19 +30,20 @@ use serde_json::Value;
 
 use crate::strategy::Slug;
 
-/// The registry pages are rendered with: the one `rocket_dyn_templates` loaded last.
+/// The loaded templates every page is rendered with: the Handlebars registry
+/// `rocket_dyn_templates` loaded last.
 #[derive(Clone, Default)]
-pub struct Pages(Arc<RwLock<Arc<Handlebars<'static>>>>);
+pub struct Templates(Arc<RwLock<Arc<Handlebars<'static>>>>);
 
-impl Pages {
+impl Templates {
     /// The fairing that loads the templates and hands each load to `self`.
     pub fn fairing(&self) -> impl Fairing {
-        let pages = self.clone();
+        let templates = self.clone();
         Template::try_custom(move |engines| {
             prepare(&mut engines.handlebars)?;
             // The registry is cloned once per load (at launch, and in debug after an edit).
             let loaded = Arc::new(engines.handlebars.clone());
-            *pages.0.write().unwrap_or_else(PoisonError::into_inner) = loaded;
+            *templates.0.write().unwrap_or_else(PoisonError::into_inner) = loaded;
             Ok(())
         })
     }
@@ -126,16 +127,16 @@ impl Html {
     }
 
     /// The page's HTML, or `None` (and a log line) when it cannot be made.
-    fn render(self, pages: &Pages) -> Option<String> {
+    fn render(self, templates: &Templates) -> Option<String> {
         let context = self.context.map_err(|error| log::error!("page context: {error}")).ok()?;
-        pages.render(self.template, context)
+        templates.render(self.template, context)
     }
 }
 
 impl<'r> Responder<'r, 'static> for Html {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        let pages = request.rocket().state::<Pages>().ok_or(Status::InternalServerError)?;
-        let html = self.render(pages).ok_or(Status::InternalServerError)?;
+        let templates = request.rocket().state::<Templates>().ok_or(Status::InternalServerError)?;
+        let html = self.render(templates).ok_or(Status::InternalServerError)?;
         (ContentType::HTML, html).respond_to(request)
     }
 }

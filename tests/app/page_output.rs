@@ -1,7 +1,6 @@
 //! Every page of one fixed state, byte for byte. The expected HTML in `tests/app/page_output/`
-//! was written by the templates as they rendered before rendering was made faster, so any
-//! change in what a page says, in its markup or in its escaping fails here, whatever changed
-//! how the page is put together.
+//! is each page as it must stay: any change in what a page says, in its markup or in its
+//! escaping fails here, whatever changed how the page is put together.
 //!
 //! The state is fixed by hand (lists, cookies, facts, errors, notices) rather than read from
 //! the strategies, whose ids, ciphertexts and times differ on every run. It holds text that

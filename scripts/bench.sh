@@ -45,4 +45,4 @@ if [ "$build" = 1 ]; then
     cargo build --release --quiet
 fi
 
-exec python3 -B scripts/bench/bench.py "$@"  # -B: no __pycache__ in the tree
+PYTHONPATH=scripts/lib exec python3 -B scripts/bench/bench.py "$@"  # -B: no __pycache__ in the tree

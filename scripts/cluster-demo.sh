@@ -170,7 +170,7 @@ case "$action" in
     command -v python3 >/dev/null || die "the check needs python3"
     extra=()
     [ "$containers" -eq 1 ] && extra+=(--containers)
-    exec python3 "$REPO/scripts/cluster/check.py" --instances "$instances" "${extra[@]}"
+    PYTHONPATH="$REPO/scripts/lib" exec python3 -B "$REPO/scripts/cluster-demo/check.py" --instances "$instances" "${extra[@]}"
     ;;
 esac
 

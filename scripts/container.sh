@@ -127,7 +127,7 @@ run() {
 case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
-  check) shift; ensure_image; exec python3 "$REPO/scripts/container/check.py" --image "$IMAGE" "$@" ;;
+  check) shift; ensure_image; PYTHONPATH="$REPO/scripts/lib" exec python3 -B "$REPO/scripts/container/check.py" --image "$IMAGE" "$@" ;;
   setup) ensure_image ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;

@@ -2,7 +2,7 @@
 # Smoke test of the Shuttle entry point: builds and starts the app with `cargo shuttle run`
 # (which builds with `--no-default-features --features shuttle`, debug profile), then checks
 # over HTTP that it serves and that the private cookie survives a round trip (those checks are
-# scripts/shuttle/checks.py).
+# scripts/shuttle-smoke/check.py).
 #
 #   scripts/shuttle-smoke.sh
 #
@@ -107,34 +107,11 @@ need() {
 }
 
 free_port() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-        return
-    fi
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    return 1
+    PYTHONPATH="$ROOT/scripts/lib" python3 -c 'import app_http; print(app_http.free_port())'
 }
 
 new_key() {
-    if command -v openssl >/dev/null 2>&1; then
-        openssl rand -base64 32
-    elif command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'
-    else
-        printf 'FAIL: need openssl or python3 to generate a secret key\n' >&2
-        return 1
-    fi
+    python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +119,7 @@ new_key() {
 
 need cargo
 need curl
+need python3
 
 if cargo shuttle --version >/dev/null 2>&1; then
     say "using $(cargo shuttle --version)"
@@ -236,7 +214,7 @@ pass "GET /healthz answered 200 after $((SECONDS - START))s (port $PORT)"
 # ---------------------------------------------------------------------------------------------
 # Checks: over HTTP, in Python (JSON is parsed as JSON), one PASS or FAIL line each
 
-python3 -B "$ROOT/scripts/shuttle/checks.py" "$BASE" --expect-store "$EXPECT_STORE" ||
+PYTHONPATH="$ROOT/scripts/lib" python3 -B "$ROOT/scripts/shuttle-smoke/check.py" "$BASE" --expect-store "$EXPECT_STORE" ||
     FAILURES=$((FAILURES + 1))
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #   scripts/tls-stores.sh CMD ARGS   # run CMD instead, with the servers up and TLS_* set
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 
 work="$(mktemp -d /tmp/sss-tls.XXXXXX)"
 chmod 755 "$work"
@@ -36,7 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  PYTHONPATH="$repo/scripts/lib" python3 -c 'import app_http; print(app_http.free_port())'
 }
 
 make_certificates() {

@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v npm >/dev/null || { echo "validate-manifests: needs Node.js and npm" >&2; exit 2; }
-npm ci --prefix scripts/manifests --silent --no-audit --no-fund
-node scripts/manifests/validate.mjs deploy/knative/*.yaml
-node scripts/manifests/validate.mjs --self-test deploy/knative/*.yaml
+npm ci --prefix scripts/validate-manifests --silent --no-audit --no-fund
+node scripts/validate-manifests/validate.mjs deploy/knative/*.yaml
+node scripts/validate-manifests/validate.mjs --self-test deploy/knative/*.yaml

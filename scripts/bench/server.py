@@ -2,14 +2,12 @@
 to over plain HTTP, and watched through /proc (its resident memory)."""
 
 import base64
-import http.client
-import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+
+from app_http import Reply, free_port, request
 
 # BENCH_BINARY picks another build, e.g. a copy of an older one to compare with (run the
 # script from the checkout whose templates/ that build expects).
@@ -25,22 +23,6 @@ UNBOUNDED = {"ROCKET_SESSION_LIMIT": "100000000", "ROCKET_SESSION_RATE_PER_MINUT
 
 class StartFailed(Exception):
     """The server exited or never answered /healthz; the message holds its last output."""
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    cookies: dict = field(default_factory=dict)  # name -> value, from Set-Cookie
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
@@ -116,23 +98,7 @@ class Server:
     # --- HTTP, one short connection per call (only for setting up and checking) ---
 
     def call(self, method, path, item=None, cookie=None) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {"Cookie": cookie} if cookie else {}
-        body = None
-        if item is not None:
-            body = json.dumps({"item": item})
-            headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            text = response.read().decode(errors="replace")
-            cookies = {}
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, _, value = header.split(";", 1)[0].partition("=")
-                cookies[name.strip()] = value.strip()
-            return Reply(response.status, text, cookies)
-        finally:
-            conn.close()
+        return request(self.port, method, path, None if item is None else {"item": item}, cookie)
 
     def sessions(self) -> int:
         """Live server-side sessions, as /api/inspect reports them (`store.sessions`)."""

@@ -33,8 +33,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Load, request  # noqa: E402
+from app_http import free_port, request
+from load import Load
 
 HARDENED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
 RESULTS = []
@@ -55,12 +55,6 @@ def podman(*args, check=True, timeout=60, env=None):
     if check and result.returncode != 0:
         raise Failed(f"podman {' '.join(args[:3])} ...: {result.stderr.strip()}")
     return result
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def new_key():

@@ -1,4 +1,4 @@
-"""A small HTTP client and load generator for the container checks (Python stdlib only).
+"""A load generator for the container checks (Python stdlib only).
 
 `Load` runs worker threads that each keep one connection alive and send requests in a loop
 (page reads, API reads, adds), and counts how every request ended:
@@ -18,42 +18,10 @@
 """
 
 import http.client
-import json
 import threading
 from dataclasses import dataclass, field
 
-
-@dataclass
-class Reply:
-    status: int
-    headers: list
-    body: str
-
-    def header(self, name):
-        return next((v for k, v in self.headers if k.lower() == name), None)
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def request(port, method, path, body=None, cookie=None, timeout=5):
-    """One request on a connection of its own."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        return send(conn, method, path, body, cookie)
-    finally:
-        conn.close()
-
-
-def send(conn, method, path, body=None, cookie=None):
-    headers = {"Cookie": cookie} if cookie else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    response = conn.getresponse()
-    return Reply(response.status, response.getheaders(), response.read().decode(errors="replace"))
+from app_http import request, send
 
 
 CLOSED_BEFORE_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -102,7 +70,7 @@ class Load:
                     continue
                 self.count("resent")
                 try:
-                    reply = request(self.port, method, path, body)
+                    reply = request(self.port, method, path, body, timeout=5)
                 except ConnectionRefusedError:
                     self.count("refused")
                     return

@@ -3,8 +3,8 @@
 // package carries it), then against this app's own deployment rules (the probes, the secret
 // key from a Secret, the hardening the image expects).
 //
-//   npm ci --prefix scripts/manifests && node scripts/manifests/validate.mjs deploy/knative/*.yaml
-//   node scripts/manifests/validate.mjs --self-test deploy/knative/service-redis.yaml
+//   npm ci --prefix scripts/validate-manifests && node scripts/validate-manifests/validate.mjs deploy/knative/*.yaml
+//   node scripts/validate-manifests/validate.mjs --self-test deploy/knative/service-redis.yaml
 //
 // --self-test breaks a copy of the manifest in several ways and fails unless every broken
 // copy is refused, so the validator itself is shown to catch mistakes.

@@ -1,24 +1,21 @@
 #!/usr/bin/env python3
 """The HTTP checks of scripts/shuttle-smoke.sh, against an app that is already running.
 
-    python3 -B scripts/shuttle/checks.py http://127.0.0.1:8000 [--expect-store postgres]
+    PYTHONPATH=scripts/lib python3 -B scripts/shuttle-smoke/check.py http://127.0.0.1:8000 [--expect-store postgres]
 
 The smoke script starts the Shuttle entry point (Bash is for processes) and hands over to
 this for everything spoken over HTTP, where JSON is parsed as JSON: the comparison page, a
 private-cookie round trip (HttpOnly, opaque, private to the jar that holds it), a
 server-side session round trip, and the store `/api/inspect` names. It talks through the
-cluster check's cookie-keeping client (scripts/cluster/check.py), so both scripts speak HTTP
-the same way. Prints one PASS or FAIL line per check; exit status 1 if any failed.
+cookie-keeping client every script shares (scripts/lib/app_http.py). Prints one PASS or FAIL line per check; exit status 1 if any failed.
 """
 
 import argparse
 import json
 import random
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
-from check import Visitor  # noqa: E402  (the path above makes it importable)
+from app_http import Visitor
 
 
 class Checks:

@@ -23,8 +23,6 @@ is skipped with a SKIPPED line, or fails when REQUIRE_BACKENDS=1 (as in CI).
 """
 
 import argparse
-import http.cookiejar
-import json
 import os
 import random
 import re
@@ -34,11 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from app_http import Reply, Visitor
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "scripts" / "cluster-demo.sh"
@@ -57,72 +54,31 @@ class Stopped(Exception):
 
 # --- one visitor: a cookie jar, plain HTTP through the balancer ---------------------------------
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Keeps a 303 a 303: the check looks at the answer of each request, not where it leads."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict
-    body: str
-
-    @property
-    def instance(self):
-        """(id, port, started_at) of the instance that answered, from `X-Instance`."""
-        value = self.headers.get("x-instance", "")
-        match = X_INSTANCE.match(value)
-        if not match:
-            raise Failed(f"no usable X-Instance header in the answer (got {value!r})")
-        return match.group(1), int(match.group(2)), match.group(3)
-
-    def json(self):
-        return json.loads(self.body)
+def instance(answer):
+    """(id, port, started_at) of the instance that answered, from `X-Instance`."""
+    value = answer.header("x-instance") or ""
+    match = X_INSTANCE.match(value)
+    if not match:
+        raise Failed(f"no usable X-Instance header in the answer (got {value!r})")
+    return match.group(1), int(match.group(2)), match.group(3)
 
 
-class Visitor:
-    def __init__(self, base):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        # No proxy from the environment: the balancer is on loopback.
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+def add(visitor, slug, item) -> Reply:
+    answer = visitor.add(slug, item)
+    expect(answer.status == 201, f"adding to {slug} answered {answer.status}: {answer.body[:200]}")
+    return answer
 
-    def call(self, method, path, data=None, headers=None) -> Answer:
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return Answer(response.status, {k.lower(): v for k, v in response.headers.items()},
-                              response.read().decode(errors="replace"))
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, {k.lower(): v for k, v in error.headers.items()},
-                          error.read().decode(errors="replace"))
 
-    def add(self, slug, item) -> Answer:
-        answer = self.call("POST", f"/api/{slug}/items", json.dumps({"item": item}).encode(),
-                           {"Content-Type": "application/json"})
-        expect(answer.status == 201, f"adding to {slug} answered {answer.status}: {answer.body[:200]}")
-        return answer
-
-    def form(self, path, fields, headers) -> Answer:
-        body = urllib.parse.urlencode(fields).encode()
-        return self.call("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", **headers})
-
-    def inspect(self) -> "Read":
-        answer = self.call("GET", "/api/inspect")
-        expect(answer.status == 200, f"/api/inspect answered {answer.status}: {answer.body[:200]}")
-        body = answer.json()
-        instance = (body["instance"]["id"], body["instance"]["port"], body["instance"]["started_at"])
-        expect(instance == answer.instance,
-               f"/api/inspect names instance {instance}, its X-Instance header {answer.instance}")
-        server, cookie = body.get("server_session"), body.get("cookie_session")
-        expect(server is not None, f"the session store could not be read: {body.get('store')}")
-        expect(cookie is not None, "the private-cookie view is missing from /api/inspect")
-        return Read(instance, server["items"], cookie["items"], cookie.get("notice") or "",
-                    body["global"]["items"])
+def inspect(visitor) -> "Read":
+    answer = visitor.call("GET", "/api/inspect")
+    expect(answer.status == 200, f"/api/inspect answered {answer.status}: {answer.body[:200]}")
+    body = answer.json()
+    named = (body["instance"]["id"], body["instance"]["port"], body["instance"]["started_at"])
+    expect(named == instance(answer), f"/api/inspect names instance {named}, its X-Instance header {instance(answer)}")
+    server, cookie = body.get("server_session"), body.get("cookie_session")
+    expect(server is not None, f"the session store could not be read: {body.get('store')}")
+    expect(cookie is not None, "the private-cookie view is missing from /api/inspect")
+    return Read(named, server["items"], cookie["items"], cookie.get("notice") or "", body["global"]["items"])
 
 
 def expect(condition, message):
@@ -366,31 +322,31 @@ def run(combo, instances, reads_count, containers) -> Row:
     row = Row(combo.name)
     with Cluster(instances, combo.store, combo.keys, containers) as cluster:
         visitor = Visitor(cluster.url)
-        owner_server = visitor.add("server-session", "server-session item").instance
-        owner_cookie = visitor.add("cookie-session", "private-cookie item").instance
+        owner_server = instance(add(visitor, "server-session", "server-session item"))
+        owner_cookie = instance(add(visitor, "cookie-session", "private-cookie item"))
         global_lists = {port: [] for port in cluster.ports}
         for k in range(1, instances + 1):
-            answer = visitor.add("global", f"global item {k}")
-            global_lists[answer.instance[1]].append(f"global item {k}")
+            answer = add(visitor, "global", f"global item {k}")
+            global_lists[instance(answer)[1]].append(f"global item {k}")
         expect(all(len(items) == 1 for items in global_lists.values()),
                f"{instances} global adds should land on {instances} different instances: {global_lists}")
 
         # A form post like the browser's, through nginx: Origin matches the Host nginx passes on.
         same_site = visitor.form("/global/items", {"item": "form item", "return_to": "/"},
                                  {"Origin": cluster.url, "Sec-Fetch-Site": "same-origin"})
-        expect(same_site.status == 303 and same_site.headers.get("location") == "/",
+        expect(same_site.status == 303 and same_site.header("location") == "/",
                f"a same-origin form post through nginx answered {same_site.status} {same_site.body[:200]}")
-        global_lists[same_site.instance[1]].append("form item")
+        global_lists[instance(same_site)[1]].append("form item")
         cross_site = visitor.form("/global/items", {"item": "evil", "return_to": "/"},
                                   {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
         expect(cross_site.status == 403, f"a cross-site form post answered {cross_site.status}")
 
         # The page names the instance that answered it.
         page = visitor.call("GET", "/")
-        expect(page.status == 200 and page.instance[0] in page.body,
-               f"the page does not name instance {page.instance[0]} (status {page.status})")
+        expect(page.status == 200 and instance(page)[0] in page.body,
+               f"the page does not name instance {instance(page)[0]} (status {page.status})")
 
-        reads = [visitor.inspect() for _ in range(reads_count)]
+        reads = [inspect(visitor) for _ in range(reads_count)]
         label = "before: " if combo.restart else ""
         check_round_robin(reads, cluster.ports, row, label)
         ids = {r.port: r.instance for r in reads}
@@ -409,7 +365,7 @@ def run(combo, instances, reads_count, containers) -> Row:
             message = cluster.restart(combo.restart)
             if "restarted" not in message:
                 row.problems.append(f"--restart said: {message}")
-            after = [visitor.inspect() for _ in range(reads_count)]
+            after = [inspect(visitor) for _ in range(reads_count)]
             row.answered += " / "
             check_round_robin(after, cluster.ports, row, "after: ")
             for r in after:

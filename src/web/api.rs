@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::origin::SameOrigin;
+use crate::cookies;
 use crate::error::AppError;
 use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
 use crate::secret::SecretKeys;
-use crate::store::{Revocations, Store};
+use crate::store::{Revocations, Store, StoreError};
 use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
 
 pub fn routes() -> Vec<Route> {
@@ -153,6 +154,34 @@ struct StoreInfo {
     error: Option<String>,
 }
 
+impl StoreInfo {
+    fn of(store: &Store, count: Result<usize, StoreError>) -> StoreInfo {
+        let (sessions, error) = match count.map_err(AppError::from) {
+            Ok(n) => (Some(n), None),
+            Err(error) => {
+                error.log();
+                (None, Some(error.to_string()))
+            }
+        };
+        StoreInfo { backend: store.backend(), sessions, error }
+    }
+}
+
+/// Every cookie the browser sent: the strategies' own as their `views` describe them, then
+/// any other, said to be the flash cookie or not this app's.
+fn received<'a>(views: impl Iterator<Item = &'a View>, jar: &CookieJar<'_>) -> Vec<CookieView> {
+    let mut received: Vec<CookieView> = views.flat_map(|view| view.browser.clone()).collect();
+    let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
+    for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
+        let status = match cookie.name().strip_prefix("__Host-").unwrap_or(cookie.name()) {
+            cookies::FLASH => "why a form change was refused; the next page shows it and deletes it",
+            _ => "not used by this app",
+        };
+        received.push(CookieView::new(cookie.name(), cookie.value(), status));
+    }
+    received
+}
+
 #[rocket::get("/api/inspect")]
 async fn inspect(
     strategies: Strategies<'_>,
@@ -172,35 +201,15 @@ async fn inspect(
         strategies.cookie.view(),
         strategies.signed.view()
     );
-    let (sessions, error) = match count {
-        Ok(n) => (Some(n), None),
-        Err(e) => {
-            let error = AppError::from(e);
-            error.log();
-            (None, Some(error.to_string()))
-        }
-    };
     // A view the store could not give is `null` here, and its cause is logged.
     let (server_session, cookie_session) =
-        (server_session.inspect_err(AppError::log), cookie_session.inspect_err(AppError::log));
-    let (global, server_session, cookie_session) = (global?, server_session.ok(), cookie_session.ok());
-    let signed_session = signed_session?;
+        (server_session.inspect_err(AppError::log).ok(), cookie_session.inspect_err(AppError::log).ok());
+    let (global, signed_session) = (global?, signed_session?);
     let views = server_session.iter().chain(&cookie_session).chain(std::iter::once(&signed_session));
-    let mut received: Vec<CookieView> = views.flat_map(|view| view.browser.clone()).collect();
-    let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
-    for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
-        let status = match cookie.name() {
-            "flash" | "__Host-flash" => {
-                "why a form change was refused; the next page shows it and deletes it"
-            }
-            _ => "not used by this app",
-        };
-        received.push(CookieView::new(cookie.name(), cookie.value(), status));
-    }
     Ok(Json(Inspect {
         instance: instance.view(),
-        received,
-        store: StoreInfo { backend: store.backend(), sessions, error },
+        received: received(views, jar),
+        store: StoreInfo::of(store, count),
         global,
         server_session,
         cookie_session,

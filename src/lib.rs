@@ -6,7 +6,8 @@
 //! 1. [`item`]: the list and its rules, shared by every strategy.
 //! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
 //!    [`strategy::server_session`] and [`strategy::cookie_session`], and next to the last,
-//!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does.
+//!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does. The two
+//!    cookie strategies are codecs on one core, [`strategy::cookie`].
 //! 3. [`store`] and [`session_id`]: the session store (a stage of its own, [`store::stage()`]:
 //!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
 //!    revoked private cookies), and the opaque id; [`admission`]: the bounds on new sessions.

@@ -13,10 +13,10 @@ impl<C: Codec> Session<'_, C> {
     /// Whether `payload`'s family signed out everywhere after it was issued; records in
     /// `confirmed` how sure this instance is. Never, for a cookie that cannot be revoked.
     pub(super) async fn revoked(&self, payload: &Payload, confirmed: &mut Option<Confirmed>) -> bool {
-        let (Some(revocations), Some(family)) = (self.revocations, &payload.family) else {
+        let (Some(revocations), Some(family)) = (self.revocations, payload.family()) else {
             return false;
         };
-        let (epoch, how) = revocations.epoch(&family.sid).await;
+        let (epoch, how) = revocations.epoch(family.sid).await;
         *confirmed = Some(how);
         family.ep < epoch
     }
@@ -28,8 +28,8 @@ impl<C: Codec> Session<'_, C> {
     pub async fn sign_out_everywhere(&self) -> Result<(), AppError> {
         let received = &self.reading().await.received;
         if let (Some(revocations), Received::Valid { payload, .. }) = (self.revocations, received) {
-            if let Some(family) = &payload.family {
-                revocations.raise(&family.sid, family.ep + 1, self.settings.lifetimes.max).await?;
+            if let Some(family) = payload.family() {
+                revocations.raise(family.sid, family.ep + 1, self.settings.lifetimes.max).await?;
                 log::info!("{}: a family signed out everywhere", self.settings.name);
             }
         }

@@ -66,15 +66,18 @@ impl<'r, C: Codec> FromRequest<'r> for Session<'r, C> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        let revocations = rocket.state::<Arc<Revocations>>().map(Arc::as_ref);
         let state = (rocket.state(), rocket.state(), rocket.state());
         let (Some(settings), Some(keys), Some(old_key_reads)) = state else {
             return crate::strategy::missing_state("config and the cookie strategy's stages");
         };
-        if C::REVOCABLE && revocations.is_none() {
-            return crate::strategy::missing_state("store::stage()");
-        }
-        let revocations = revocations.filter(|_| C::REVOCABLE);
+        // Only a revocable cookie takes the revocation copy (the store stage manages it).
+        let revocations = match C::REVOCABLE {
+            false => None,
+            true => match rocket.state::<Arc<Revocations>>() {
+                Some(revocations) => Some(revocations.as_ref()),
+                None => return crate::strategy::missing_state("store::stage()"),
+            },
+        };
         let jar = request.cookies();
         let reading = OnceCell::new();
         request::Outcome::Success(Session { settings, keys, old_key_reads, revocations, jar, reading })

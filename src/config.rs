@@ -9,7 +9,8 @@
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
 //! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::store::admission`]) |
 //! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
-//! | `session_rate_burst`   | 60                 | how many of those it may start at once |
+//! | `session_rate_burst`   | 120                | how many of those it may start at once (defaults sized for a class: docs/limits.md) |
+//! | `trusted_proxy_hops`   | 0                  | proxies in front that append to `X-Forwarded-For`; the client is the address that many hops from the right ([`crate::web::client_address`]) |
 //! | `session_store_ca`     | none (public web roots) | path of a PEM file: the only authority trusted for the store's TLS certificate (`rediss://`, `sslmode=verify-full`; [`crate::store::tls`]) |
 //!
 //! Rocket's own `port` has one more source, for serverless platforms: see [`with_platform_port`].
@@ -19,6 +20,8 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use serde::Deserialize;
+
+use crate::web::client_address::ClientRule;
 
 /// Longest timeout accepted: a year. Longer values are almost certainly a unit mistake.
 const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
@@ -33,6 +36,7 @@ pub struct AppConfig {
     pub session_limit: usize,
     pub session_rate_per_minute: u32,
     pub session_rate_burst: u32,
+    pub trusted_proxy_hops: u8,
     pub session_store_ca: Option<String>,
 }
 
@@ -45,7 +49,8 @@ impl Default for AppConfig {
             session_store: "memory".into(),
             session_limit: 3_000,
             session_rate_per_minute: 30,
-            session_rate_burst: 60,
+            session_rate_burst: 120,
+            trusted_proxy_hops: 0,
             session_store_ca: None,
         }
     }
@@ -180,9 +185,14 @@ pub fn stage() -> AdHoc {
             return Err(rocket);
         }
         let checked = crate::secret::resolve(rocket.figment().clone())
-            .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
+            .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)))
+            .and_then(|(key, config, figment)| {
+                let rule = ClientRule::new(config.trusted_proxy_hops, ip_header(&figment)?)?;
+                Ok((key, config, figment, rule))
+            });
         match checked {
-            Ok((key, config, figment)) => {
+            Ok((key, config, figment, rule)) => {
+                log::info!("client address for the rate on new sessions: {}", rule.describe());
                 let names = ["session_id", "cookie_session", "signed_session", "flash"]
                     .map(|n| config.cookies().name(n));
                 let names = names.join(", ");
@@ -199,7 +209,7 @@ pub fn stage() -> AdHoc {
                         figment.profile()
                     );
                 }
-                Ok(rocket.configure(figment).manage(config).manage(key))
+                Ok(rocket.configure(figment).manage(config).manage(key).manage(rule))
             }
             Err(message) => {
                 log::error!("{message}");
@@ -207,6 +217,13 @@ pub fn stage() -> AdHoc {
             }
         }
     })
+}
+
+/// Rocket's effective `ip_header` (its own default applies when no source sets one).
+fn ip_header(figment: &Figment) -> Result<Option<String>, String> {
+    let rocket =
+        rocket::Config::try_from(figment.clone()).map_err(|e| format!("invalid configuration: {e}"))?;
+    Ok(rocket.ip_header.map(|header| header.to_string()))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
 use crate::store::{Admission, Record, Records, SessionStore, Updated};
+use crate::web::client_address::ClientAddress;
 
 /// The rules for the session cookie, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -58,7 +59,7 @@ pub struct ServerSession<'r> {
     store: &'r Records,
     /// Who may start a new session: consulted only when this request would create one.
     admission: &'r Admission,
-    /// The client's address (see `ip_header` in `Rocket.toml`), for the per-client rate.
+    /// The client's address ([`ClientAddress`]), for the per-client rate.
     client: Option<std::net::IpAddr>,
     jar: &'r CookieJar<'r>,
     sent: Option<String>,
@@ -78,7 +79,7 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
         let jar = request.cookies();
         let sent = jar.get(&sessions.cookie_name).map(|c| c.value().to_owned());
         let id = sent.as_deref().and_then(SessionId::parse);
-        let client = request.client_ip();
+        let ClientAddress(client) = ClientAddress::of(request);
         request::Outcome::Success(ServerSession { sessions, store, admission, client, jar, sent, id })
     }
 }

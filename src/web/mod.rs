@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod catchers;
+pub mod client_address;
 pub mod error;
 pub mod flash;
 pub mod forms;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use rocket::http::{ContentType, Header, Status};
+use server_side_sessions::config::AppConfig;
 use server_side_sessions::strategy::Slug;
 
 use crate::support::backends::{database_url, Schemas};
@@ -69,6 +70,36 @@ async fn one_client_may_start_only_so_many_sessions_but_never_waits_for_its_own(
     }
     // Another address has a bucket of its own.
     assert_eq!(add_from(&app.visitor(), &app, "203.0.113.9:5000", None).await.status, Status::Created);
+}
+
+/// The defaults let one address start a class's burst at once, and not one more.
+#[tokio::test]
+async fn one_address_gets_the_default_burst_at_once_then_429() {
+    let app = App::new().await;
+    let burst = AppConfig::default().session_rate_burst;
+    for n in 0..burst {
+        let made = add_from(&app.visitor(), &app, "198.51.100.7:5000", None).await;
+        assert_eq!(made.status, Status::Created, "session {n}: {}", made.body);
+    }
+    let refused = add_from(&app.visitor(), &app, "198.51.100.7:5000", None).await;
+    assert_eq!(refused.status, Status::TooManyRequests, "{}", refused.body);
+}
+
+/// `Rocket.toml` states the built-in defaults, so reading it never changes them.
+#[test]
+fn rocket_toml_states_the_built_in_bounds() {
+    use rocket::figment::providers::{Format, Toml};
+    let file: AppConfig = rocket::figment::Figment::from(Toml::file("Rocket.toml").nested())
+        .select("default")
+        .extract()
+        .expect("Rocket.toml reads");
+    let built_in = AppConfig::default();
+    let pairs = |c: &AppConfig| {
+        (c.session_limit, c.session_rate_per_minute, c.session_rate_burst, c.trusted_proxy_hops)
+    };
+    assert_eq!(pairs(&file), pairs(&built_in));
+    let lifetimes = |c: &AppConfig| (c.session_idle_timeout, c.session_max_lifetime, c.session_store.clone());
+    assert_eq!(lifetimes(&file), lifetimes(&built_in));
 }
 
 /// With `ip_header` off (the default), a client cannot walk around the rate by sending a new

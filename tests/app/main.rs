@@ -18,6 +18,7 @@ mod outages;
 mod page_output;
 mod pages;
 mod platform;
+mod proxies;
 mod real_server;
 mod revocation;
 mod rules;

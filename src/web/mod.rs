@@ -9,6 +9,7 @@ pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod json_newline;
 pub mod methods;
 pub mod origin;
 pub mod pages;
@@ -33,6 +34,7 @@ pub fn stage() -> AdHoc {
             .attach(pages.fairing())
             .manage(pages)
             .attach(headers::SecurityHeaders)
+            .attach(json_newline::JsonNewline)
     })
 }
 

@@ -57,24 +57,21 @@ impl CookieSession<'_> {
         }
     }
 
-    /// Where epochs live and when this instance last knew them all.
+    /// What *Sign out everywhere* leaves on the server, and who sees it: two sentences. How
+    /// the epochs are kept current on every instance is in the explanation and docs/stores.md;
+    /// whether this instance's copy is current is in `/api/inspect` (`revocation`), and a
+    /// notice says so when it is not.
     fn revocation_fact(&self) -> String {
         let backend = self.revocations.backend();
-        let copy = match self.revocations.status() {
-            (true, _) => "is current (the store announces every sign-out)".to_owned(),
-            (false, 0) => "has not been confirmed since this instance started".to_owned(),
-            (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
-        };
         let reach = if backend == "memory" {
-            "in this process only: another instance, or this one after a restart, does not see it"
+            "It is kept in this process only: another instance, or this one after a restart, does not see it."
         } else {
-            "shared by every instance that uses this store"
+            "Every instance that uses this store sees it."
         };
         format!(
-            "after Sign out everywhere, the {backend} store keeps one epoch for your cookie family \
-             for {} s ({reach}); every read of this cookie checks the copy of those epochs that \
-             this instance keeps, with no network call; the copy {copy}",
-            self.config.lifetimes.max.as_secs()
+            "Sign out everywhere makes the {backend} store keep one epoch for your cookie family for {}, \
+             and every copy of this cookie is refused from then on. {reach}",
+            clock::span(self.config.lifetimes.max)
         )
     }
 }

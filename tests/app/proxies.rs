@@ -1,9 +1,7 @@
 //! Which address the per-client rate keys on behind proxies that append to `X-Forwarded-For`
 //! (`trusted_proxy_hops`), and that the app refuses two rules for one answer.
 
-use std::net::SocketAddr;
-
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{Header, Status};
 
 use crate::support::visitor::{figment, App, Resp};
 
@@ -15,17 +13,9 @@ async fn behind(hops: u8) -> App {
 
 /// A new-session write from `peer` carrying `forwarded` as its `X-Forwarded-For` lines.
 async fn add_from(app: &App, peer: &str, forwarded: &[&str]) -> Resp {
-    let peer: SocketAddr = peer.parse().expect("a socket address");
-    let mut request = app
-        .client
-        .post("/api/server-session/items")
-        .header(ContentType::JSON)
-        .body(r#"{"item":"x"}"#)
-        .remote(peer);
-    for line in forwarded {
-        request = request.header(Header::new("X-Forwarded-For", line.to_string()));
-    }
-    app.visitor().send(request).await
+    let headers: Vec<(&'static str, &str)> =
+        forwarded.iter().map(|line| ("X-Forwarded-For", *line)).collect();
+    crate::limits::add_from(&app.visitor(), app, peer, &headers).await
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;

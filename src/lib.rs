@@ -21,6 +21,8 @@ pub mod config;
 pub mod error;
 pub mod instance;
 pub mod item;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod secret;
 pub mod session_id;
 #[cfg(feature = "shuttle")]

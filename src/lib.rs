@@ -21,6 +21,8 @@ pub mod config;
 pub mod error;
 pub mod instance;
 pub mod item;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod secret;
 pub mod session_id;
 #[cfg(feature = "shuttle")]
@@ -32,10 +34,11 @@ pub mod web;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
-/// The app, configured from `Rocket.toml` and `ROCKET_*` environment variables, listening on
-/// the port a serverless platform names in `PORT` ([`config::with_platform_port`]).
+/// The app, configured from its compiled-in safe values, `Rocket.toml` and `ROCKET_*`
+/// environment variables ([`config::figment`]), listening on the port a serverless platform
+/// names in `PORT` ([`config::with_platform_port`]).
 pub fn rocket() -> Rocket<Build> {
-    build(config::with_platform_port(rocket::Config::figment()))
+    build(config::with_platform_port(config::figment()))
 }
 
 /// The app, configured from `figment` (tests and the Shuttle entry point pass their own).

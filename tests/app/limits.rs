@@ -91,23 +91,6 @@ async fn one_address_gets_the_default_burst_at_once_then_429() {
     assert_eq!(refused.status, Status::TooManyRequests, "{}", refused.body);
 }
 
-/// `Rocket.toml` states the built-in defaults, so reading it never changes them.
-#[test]
-fn rocket_toml_states_the_built_in_bounds() {
-    use rocket::figment::providers::{Format, Toml};
-    let file: AppConfig = rocket::figment::Figment::from(Toml::file("Rocket.toml").nested())
-        .select("default")
-        .extract()
-        .expect("Rocket.toml reads");
-    let built_in = AppConfig::default();
-    let pairs = |c: &AppConfig| {
-        (c.session_limit, c.session_rate_per_minute, c.session_rate_burst, c.trusted_proxy_hops)
-    };
-    assert_eq!(pairs(&file), pairs(&built_in));
-    let lifetimes = |c: &AppConfig| (c.session_idle_timeout, c.session_max_lifetime, c.session_store.clone());
-    assert_eq!(lifetimes(&file), lifetimes(&built_in));
-}
-
 /// With `ip_header` off (the default), a client cannot walk around the rate by sending a new
 /// `X-Real-IP` each time; behind a proxy that sets the header, naming it makes each real
 /// client count on its own.

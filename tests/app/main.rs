@@ -10,6 +10,7 @@
 mod skips;
 mod support;
 
+mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;

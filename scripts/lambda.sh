@@ -33,11 +33,11 @@ PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PA
 ensure_tools() {
   if ! cargo lambda --version 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
     echo "installing cargo-lambda $CARGO_LAMBDA_VERSION from PyPI"
-    python3 -m pip install -q --no-deps "cargo-lambda==$CARGO_LAMBDA_VERSION"
+    python3 -m pip install -q --root-user-action=ignore --no-deps "cargo-lambda==$CARGO_LAMBDA_VERSION"
   fi
   if [ "${1:-}" = zig ] && ! python3 -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
     echo "installing zig $ZIG_VERSION (the ziglang package) from PyPI"
-    python3 -m pip install -q --no-deps "ziglang==$ZIG_VERSION"
+    python3 -m pip install -q --root-user-action=ignore --no-deps "ziglang==$ZIG_VERSION"
   fi
 }
 

@@ -14,7 +14,8 @@
 //! 5. [`config`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
-//! start from it.
+//! start from it. The AWS Lambda entry point (`lambda`, with `--features lambda`) builds the
+//! same app and answers function-URL events through Rocket's in-process client.
 
 pub mod clock;
 pub mod config;

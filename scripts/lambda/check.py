@@ -10,8 +10,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from emulator import Emulator, Failed
 
@@ -124,6 +127,54 @@ def release_profile_over_https():
             print(f"ok: release over https: {cookie.split('=')[0]} with Secure, HSTS `{hsts}`")
 
 
+class StandInExtension(BaseHTTPRequestHandler):
+    """Answers as AWS's Parameters and Secrets extension does (`GET
+    /secretsmanager/get?secretId=...` with the session token in a header, a GetSecretValue
+    JSON back). The real one is an AWS layer that runs only on Lambda."""
+    token, secrets, asked = "", {}, []
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        secret_id = urllib.parse.parse_qs(url.query).get("secretId", [""])[0]
+        self.asked.append(secret_id)
+        if self.headers.get("X-Aws-Parameters-Secrets-Token") != self.token:
+            status, body = 401, {"message": "not authorized"}
+        elif url.path != "/secretsmanager/get" or secret_id not in self.secrets:
+            status, body = 400, {"message": "secret not found"}
+        else:
+            status, body = 200, {"Name": secret_id, "SecretString": self.secrets[secret_id]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def secret_key_from_secrets_manager():
+    StandInExtension.token = secrets.token_hex(16)
+    StandInExtension.secrets = {"server-side-sessions/secret-key": KEY}
+    extension = ThreadingHTTPServer(("127.0.0.1", 0), StandInExtension)
+    threading.Thread(target=extension.serve_forever, daemon=True).start()
+    env = {"ROCKET_PROFILE": "release", "ROCKET_SECRET_KEY": None,
+           "SECRET_KEY_SECRET_ID": "server-side-sessions/secret-key", "AWS_SESSION_TOKEN": StandInExtension.token,
+           "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(extension.server_address[1])}
+    try:
+        with Emulator(env) as from_secret, Emulator({"ROCKET_PROFILE": "release", "ROCKET_SECRET_KEY": KEY}) as plain:
+            visitor = from_secret.visitor()
+            expect(visitor.add("cookie-session", "milk").status == 201, "add on the Secrets Manager instance")
+            other = plain.visitor()
+            other.jar = dict(visitor.jar)
+            expect(other.items("cookie-session") == ["milk"], "the cookie did not open under the stored key")
+        expect(StandInExtension.asked == ["server-side-sessions/secret-key"], f"asked {StandInExtension.asked}")
+        print("ok: the release key read once from Secrets Manager (through a stand-in for AWS's extension) "
+              "seals cookies that open under that key")
+    finally:
+        extension.shutdown()
+
+
 def frozen_instance_refuses_a_family_signed_out_elsewhere():
     env = {"ROCKET_SECRET_KEY": KEY, "ROCKET_SESSION_STORE": REDIS, "ROCKET_SESSION_IDLE_TIMEOUT": "300"}
     with Emulator(env) as a, Emulator(env) as b:
@@ -207,7 +258,7 @@ def concurrency(store):
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     parts = [strategies_cookies_and_refusals, events_that_are_not_requests, rate_by_source_address,
-             release_profile_over_https, frozen_instance_refuses_a_family_signed_out_elsewhere,
+             release_profile_over_https, secret_key_from_secrets_manager, frozen_instance_refuses_a_family_signed_out_elsewhere,
              lambda: concurrency("memory"), lambda: concurrency(REDIS)]
     try:
         for part in parts:

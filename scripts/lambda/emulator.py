@@ -54,6 +54,7 @@ class Emulator:
         self.tls = tls  # (cert, key, ca) for https
         self.log = tempfile.NamedTemporaryFile(prefix="lambda-emulator-", suffix=".log", delete=False)
         full = dict(os.environ, PORT=str(self.port), ROCKET_LOG_LEVEL="normal", **env)
+        full = {name: value for name, value in full.items() if value is not None}  # None unsets
         if tls:
             full.update(LAMBDA_TLS_CERT=tls[0], LAMBDA_TLS_KEY=tls[1])
         self.process = subprocess.Popen([f"{REPO}/scripts/lambda.sh", "serve"], env=full, cwd=REPO,

@@ -19,8 +19,9 @@
 //!   its bucket.
 //! - **Settings** are the compiled-in safe values ([`crate::config::figment`]) with the
 //!   function's `ROCKET_*` environment on top: the same as a server started from the
-//!   repository root. A release build uses the `release` profile, so it needs
-//!   `ROCKET_SECRET_KEY` and marks cookies `Secure` with `__Host-` names.
+//!   repository root. A release build uses the `release` profile, so it needs a secret key
+//!   (`ROCKET_SECRET_KEY`, or better from Secrets Manager: [`secret_key`]) and marks cookies
+//!   `Secure` with `__Host-` names.
 //! - **Templates** are bundled in the zip: `scripts/lambda.sh build` adds `templates/` beside
 //!   `bootstrap`, and Lambda starts the function in that directory (`/var/task`).
 //! - **Frozen between invocations.** Lambda freezes the process between invocations, and
@@ -48,10 +49,16 @@ use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
 use serde_json::Value;
 
+pub mod secret_key;
+
 /// The app, configured as [`crate::rocket`] is, without the settings that would let a header
-/// choose the client's address (Lambda gives it in the event).
-pub fn rocket() -> rocket::Rocket<rocket::Build> {
-    let figment = crate::config::figment();
+/// choose the client's address (Lambda gives it in the event), and with `secret_key` when it
+/// was read from Secrets Manager.
+pub fn rocket(secret_key: Option<String>) -> rocket::Rocket<rocket::Build> {
+    let mut figment = crate::config::figment();
+    if let Some(key) = secret_key {
+        figment = figment.merge((rocket::Config::SECRET_KEY, key));
+    }
     let ignored: Vec<&str> = ["ip_header", "trusted_proxy_hops"]
         .into_iter()
         .filter(|key| {
@@ -73,7 +80,11 @@ pub fn rocket() -> rocket::Rocket<rocket::Build> {
 /// Launches the app in-process and answers function-URL events until Lambda stops the
 /// process. A launch that fails (no secret key, a bad setting) has logged why.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    let client = match Client::untracked(rocket()).await {
+    let key = match (std::env::var_os("ROCKET_SECRET_KEY"), std::env::var(secret_key::SECRET_ID)) {
+        (None, Ok(id)) => Some(secret_key::fetch(&id).await?),
+        _ => None,
+    };
+    let client = match Client::untracked(rocket(key)).await {
         Ok(client) => Arc::new(client),
         Err(error) => {
             if !matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)) {

@@ -6,6 +6,7 @@
 #   scripts/bench.sh --smoke           # every scenario for ~1 s plus a small memory scenario
 #   scripts/bench.sh --memory          # 100,000 sessions, 1,000,000 cookie-less requests, expiry
 #   scripts/bench.sh --callgrind       # instructions per request under valgrind (repeatable)
+#   scripts/bench.sh --coldstart       # exec to first page: HTTP server and Lambda bootstrap
 #   scripts/bench.sh --store redis://127.0.0.1:6379/15
 #   scripts/bench.sh --stores memory,redis://127.0.0.1:6379/15   # one server per store, alternating
 #   scripts/bench.sh --help            # every option
@@ -33,16 +34,24 @@ if ! command -v wrk >/dev/null; then
     }
 fi
 
-build=1
+build=1 lambda=0
 for arg in "$@"; do
     case "$arg" in
     --no-build) build=0 ;;
     -h | --help) build=0 ;;
+    --coldstart) lambda=1 ;;
     esac
 done
 if [ "$build" = 1 ]; then
     echo "==> cargo build --release" >&2
     cargo build --release --quiet
+    if [ "$lambda" = 1 ]; then
+        echo "==> scripts/lambda.sh build" >&2
+        scripts/lambda.sh build >&2
+    fi
 fi
+# cargo-lambda (for the cold-start emulator) lives where pip puts console scripts.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+export PATH
 
 PYTHONPATH=scripts/lib exec python3 -B scripts/bench/bench.py "$@"  # -B: no __pycache__ in the tree

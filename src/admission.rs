@@ -7,9 +7,10 @@
 //!
 //! - **A per-client rate** (`session_rate_per_minute`, with bursts of `session_rate_burst`): a
 //!   token bucket per client address ([`governor`]), answered with `429` and `Retry-After`.
-//!   The address is Rocket's `client_ip()`: the peer's address, or the header named by
-//!   `ip_header` when that is set. Any client can write such a header, so the app trusts one
-//!   only when told to (`ip_header = false` by default; see `Rocket.toml`).
+//!   The address is [`ClientAddress`](crate::web::client_address::ClientAddress): the peer's,
+//!   unless the operator names a header (`ip_header`) or the proxies in front
+//!   (`trusted_proxy_hops`). Any client can write a header, so the app trusts one only when
+//!   told to. The defaults fit a class of 40 behind one address (docs/limits.md).
 //! - **A limit on live sessions** (`session_limit`), answered with `503` and `Retry-After`.
 //!   Live sessions are never evicted to make room: eviction would let a flood log real
 //!   visitors out, which is the outage the limit exists to prevent. New sessions wait instead
@@ -87,11 +88,16 @@ impl Drop for Ticket<'_> {
     }
 }
 
+/// Each client's token bucket: `burst` new sessions at once, refilled at `per_minute`.
+pub fn quota(per_minute: NonZeroU32, burst: NonZeroU32) -> Quota {
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
 impl Admission {
     /// `limit` live sessions at most; each client may start `per_minute` sessions a minute,
     /// `burst` of them at once.
     pub fn new(limit: usize, per_minute: NonZeroU32, burst: NonZeroU32) -> Admission {
-        let quota = Quota::per_minute(per_minute).allow_burst(burst);
+        let quota = quota(per_minute, burst);
         let clock = DefaultClock::default();
         let (live, net, in_flight) = (AtomicUsize::new(0), AtomicI64::new(0), AtomicUsize::new(0));
         Admission { limit, live, net, in_flight, rate: RateLimiter::keyed(quota), clock }
@@ -209,5 +215,44 @@ mod tests {
         admission.recount(admission.recount_begins(), 0);
         under_way.created();
         assert_eq!(admission.live(), 1, "a creation under way during a recount still holds its place");
+    }
+
+    /// The defaults, on governor's fake clock: a class behind one address gets every session
+    /// it starts, and one address cannot hold more than half of `session_limit` within the
+    /// idle timeout (the arithmetic is in docs/limits.md).
+    #[test]
+    fn the_default_bucket_fits_a_class_and_caps_one_address_at_half_the_limit() {
+        use governor::clock::FakeRelativeClock;
+        let config = crate::config::AppConfig::default();
+        let bucket = || {
+            let quota = quota(nz(config.session_rate_per_minute), nz(config.session_rate_burst));
+            let clock = FakeRelativeClock::default();
+            (RateLimiter::dashmap_with_clock(quota, clock.clone()), clock)
+        };
+        // 40 students, 10 new sessions each in 20 minutes, all at the starts of exercises:
+        // the first in three windows at once (120), four more every 4 minutes (70 each).
+        let (class, clock) = bucket();
+        let (mut admitted, mut asked, mut now) = (0, 0, 0);
+        for (minute, at_once) in [(0, 120), (4, 70), (8, 70), (12, 70), (16, 70)] {
+            clock.advance(Duration::from_secs(60 * (minute - now)));
+            now = minute;
+            for _ in 0..at_once {
+                asked += 1;
+                admitted += u64::from(class.check_key(&A).is_ok());
+            }
+        }
+        assert_eq!((asked, admitted), (400, 400), "every session of the class was admitted");
+        // One address asking every 100 ms for the whole idle timeout.
+        let (flood, clock) = bucket();
+        let mut held = 0;
+        for _ in 0..(config.session_idle_timeout * 10) {
+            held += u64::from(flood.check_key(&A).is_ok());
+            clock.advance(Duration::from_millis(100));
+        }
+        let half = config.session_limit as u64 / 2;
+        assert!(
+            held <= half,
+            "one address started {held} sessions in one idle timeout; half the limit is {half}"
+        );
     }
 }

@@ -24,8 +24,24 @@ pub fn format_ms(ms: u64) -> String {
         .unwrap_or_else(|| format!("{ms} ms after the Unix epoch"))
 }
 
+/// A span as a person would say it: `8 h`, `30 min`, or seconds when it is neither.
+pub fn span(duration: Duration) -> String {
+    match duration.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_read_as_hours_minutes_or_seconds() {
+        use std::time::Duration;
+        let said = [28800, 1800, 90, 0].map(|s| super::span(Duration::from_secs(s)));
+        assert_eq!(said, ["8 h", "30 min", "90 s", "0 s"]);
+    }
+
     #[test]
     fn formats_as_rfc3339() {
         assert_eq!(super::format_ms(1_700_000_000_999), "2023-11-14T22:13:20Z");

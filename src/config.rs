@@ -1,6 +1,12 @@
 //! The app's own configuration keys, read from the same figment as Rocket's
 //! (`Rocket.toml`, then `ROCKET_*` environment variables, then Shuttle secrets under `cargo shuttle run`).
 //!
+//! **Safe without any file.** The values below, and the safe values of Rocket's own keys
+//! (`ip_header` off, 4 KiB bodies), are compiled into the binary by [`figment()`]: `Rocket.toml`
+//! and `ROCKET_*` only override them. A binary started from another directory, a container, a
+//! Lambda package or `cargo shuttle run` without the file behaves exactly as one started from the
+//! repository root; Rocket's own defaults (trust `X-Real-IP`, 1 MiB JSON) never apply.
+//!
 //! | key                    | default            | meaning                                        |
 //! |------------------------|--------------------|------------------------------------------------|
 //! | `session_idle_timeout` | 1800 (30 minutes)  | seconds without a visit before a session ends   |
@@ -9,7 +15,8 @@
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
 //! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::admission`]) |
 //! | `session_rate_per_minute` | 30              | new server-side sessions one client may start per minute (429 beyond it) |
-//! | `session_rate_burst`   | 60                 | how many of those it may start at once |
+//! | `session_rate_burst`   | 120                | how many of those it may start at once (defaults sized for a class: docs/limits.md) |
+//! | `trusted_proxy_hops`   | 0                  | proxies in front that append to `X-Forwarded-For`; the client is the address that many hops from the right ([`crate::web::client_address`]) |
 //! | `session_store_ca`     | none (public web roots) | path of a PEM file: the only authority trusted for the store's TLS certificate (`rediss://`, `sslmode=verify-full`; [`crate::store::tls`]) |
 //!
 //! Rocket's own `port` has one more source, for serverless platforms: see [`with_platform_port`].
@@ -17,13 +24,16 @@
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
-use rocket::figment::Figment;
-use serde::Deserialize;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::{Figment, Profile};
+use serde::{Deserialize, Serialize};
+
+use crate::web::client_address::ClientRule;
 
 /// Longest timeout accepted: a year. Longer values are almost certainly a unit mistake.
 const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AppConfig {
     pub session_idle_timeout: u64,
@@ -33,6 +43,7 @@ pub struct AppConfig {
     pub session_limit: usize,
     pub session_rate_per_minute: u32,
     pub session_rate_burst: u32,
+    pub trusted_proxy_hops: u8,
     pub session_store_ca: Option<String>,
 }
 
@@ -45,7 +56,8 @@ impl Default for AppConfig {
             session_store: "memory".into(),
             session_limit: 3_000,
             session_rate_per_minute: 30,
-            session_rate_burst: 60,
+            session_rate_burst: 120,
+            trusted_proxy_hops: 0,
             session_store_ca: None,
         }
     }
@@ -130,6 +142,49 @@ impl AppConfig {
     }
 }
 
+/// Rocket's own settings that the app needs safe, whatever Rocket's defaults are.
+#[derive(Serialize)]
+struct RocketSettings {
+    /// Which header names the client's address: none. Rocket's default trusts `X-Real-IP`,
+    /// which any client can set to pick its own bucket of the per-client rate.
+    ip_header: bool,
+    template_dir: &'static str,
+    /// Small bodies only (an item is at most 200 characters); Rocket's default for JSON is 1 MiB.
+    limits: BodyLimits,
+}
+
+#[derive(Serialize)]
+struct BodyLimits {
+    form: &'static str,
+    json: &'static str,
+}
+
+const ROCKET_SETTINGS: RocketSettings = RocketSettings {
+    ip_header: false,
+    template_dir: "templates",
+    limits: BodyLimits { form: "4 KiB", json: "4 KiB" },
+};
+
+/// The app's configuration sources, weakest first: Rocket's defaults, then the safe values this
+/// binary carries (the app's keys from [`AppConfig::default`], Rocket's from `ROCKET_SETTINGS`,
+/// and `cookie_secure` on in the `release` profile), then `Rocket.toml` (or the file
+/// `ROCKET_CONFIG` names), then `ROCKET_*` environment variables. Rocket's own
+/// `Config::figment()` is the same but for the compiled-in layer.
+pub fn figment() -> Figment {
+    compiled_in()
+        .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE))
+}
+
+/// Rocket's defaults under the safe values this binary carries.
+fn compiled_in() -> Figment {
+    Figment::from(rocket::Config::default())
+        .merge(Serialized::defaults(AppConfig::default()))
+        .merge(Serialized::defaults(ROCKET_SETTINGS))
+        .merge(Serialized::default("cookie_secure", true).profile(rocket::Config::RELEASE_PROFILE))
+}
+
 /// Serverless container platforms (Cloud Run, Knative, AWS App Runner, Fly.io, ...) tell the
 /// app which port to listen on in the `PORT` environment variable. It wins over `Rocket.toml`,
 /// and `ROCKET_PORT` wins over it, so an operator can still pin the port. A `PORT` that is not
@@ -169,10 +224,16 @@ pub fn stage() -> AdHoc {
             log::error!("{message}");
             return Err(rocket);
         }
-        let checked = crate::secret::resolve(rocket.figment().clone())
-            .and_then(|(key, figment)| Ok((key, AppConfig::from_figment(&figment)?, figment)));
+        let figment = rocket.figment();
+        let checked = crate::secret::resolve(figment)
+            .and_then(|key| Ok((key, AppConfig::from_figment(figment)?)))
+            .and_then(|(key, config)| {
+                let rule = ClientRule::new(config.trusted_proxy_hops, ip_header(figment)?)?;
+                Ok((key, config, rule))
+            });
         match checked {
-            Ok((key, config, figment)) => {
+            Ok((key, config, rule)) => {
+                log::info!("client address for the rate on new sessions: {}", rule.describe());
                 let names = crate::cookies::ALL.map(|n| config.cookies().name(n));
                 let names = names.join(", ");
                 log::info!(
@@ -188,7 +249,7 @@ pub fn stage() -> AdHoc {
                         figment.profile()
                     );
                 }
-                Ok(rocket.configure(figment).manage(config).manage(key))
+                Ok(rocket.manage(config).manage(key).manage(rule))
             }
             Err(message) => {
                 log::error!("{message}");
@@ -198,9 +259,41 @@ pub fn stage() -> AdHoc {
     })
 }
 
+/// Rocket's effective `ip_header` (its own default applies when no source sets one).
+fn ip_header(figment: &Figment) -> Result<Option<String>, String> {
+    let rocket =
+        rocket::Config::try_from(figment.clone()).map_err(|e| format!("invalid configuration: {e}"))?;
+    Ok(rocket.ip_header.map(|header| header.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::platform_port;
+    use super::*;
+
+    /// `Rocket.toml` shows the settings where a reader looks for them; it must say what the
+    /// binary does without it, so that deleting or forgetting the file changes nothing.
+    #[test]
+    fn rocket_toml_restates_the_compiled_in_values() {
+        let file = || Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested();
+        for profile in [rocket::Config::DEBUG_PROFILE, rocket::Config::RELEASE_PROFILE] {
+            let bare = compiled_in().select(profile.clone());
+            let read = compiled_in().merge(file()).select(profile.clone());
+            let rocket = |f: &Figment| rocket::Config::from(f);
+            assert!(rocket(&bare) == rocket(&read), "Rocket's keys differ in {profile}");
+            let app = |f: &Figment| format!("{:?}", AppConfig::from_figment(f));
+            assert_eq!(app(&bare), app(&read), "the app's keys differ in {profile}");
+            let dir = |f: &Figment| f.extract_inner::<String>("template_dir").ok();
+            assert_eq!(dir(&bare), dir(&read));
+        }
+    }
+
+    #[test]
+    fn the_release_profile_marks_cookies_secure_without_any_file() {
+        let release = AppConfig::from_figment(&compiled_in().select(rocket::Config::RELEASE_PROFILE));
+        assert!(release.expect("valid").cookie_secure);
+        let debug = AppConfig::from_figment(&compiled_in().select(rocket::Config::DEBUG_PROFILE));
+        assert!(!debug.expect("valid").cookie_secure);
+    }
 
     #[test]
     fn port_follows_the_platform_unless_rocket_port_pins_it() {

@@ -16,7 +16,7 @@ pub struct Instance {
     /// 8 hex characters, new on every start.
     pub id: String,
     pub started_ms: u64,
-    /// Known once the server has bound its socket (it may have asked for port 0).
+    /// Known once the server has bound its socket; never, on Lambda (no socket, port 0).
     port: OnceLock<u16>,
     /// [`Instance::label`], written once the port is known: every answer sends it.
     label: OnceLock<String>,
@@ -50,8 +50,10 @@ impl Instance {
 
     fn describe(&self) -> String {
         let view = self.view();
-        let port = view.port.map_or_else(|| "unknown".to_owned(), |port| port.to_string());
-        format!("{} port {port} started {}", view.id, view.started_at)
+        match view.port {
+            Some(port) => format!("{} port {port} started {}", view.id, view.started_at),
+            None => format!("{} started {}", view.id, view.started_at),
+        }
     }
 
     pub fn view(&self) -> InstanceView {
@@ -74,9 +76,12 @@ pub fn stage() -> AdHoc {
         rocket.manage(Instance::new()).attach(AdHoc::on_liftoff("Instance port", |rocket| {
             Box::pin(async move {
                 if let Some(instance) = rocket.state::<Instance>() {
-                    let _ = instance.port.set(rocket.config().port);
+                    let port = rocket.config().port;
+                    if port != 0 {
+                        let _ = instance.port.set(port);
+                    }
                     let _ = instance.label.set(instance.describe());
-                    log::info!("instance {} serving on port {}", instance.id, rocket.config().port);
+                    log::info!("instance {}", instance.label());
                 }
             })
         }))

@@ -15,7 +15,8 @@
 //! 5. [`config`], [`cookies`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
-//! start from it.
+//! start from it. The AWS Lambda entry point (`lambda`, with `--features lambda`) builds the
+//! same app and answers function-URL events through Rocket's in-process client.
 
 pub mod admission;
 pub mod clock;
@@ -24,6 +25,8 @@ pub mod cookies;
 pub mod error;
 pub mod instance;
 pub mod item;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod secret;
 pub mod session_id;
 #[cfg(feature = "shuttle")]
@@ -35,10 +38,11 @@ pub mod web;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
-/// The app, configured from `Rocket.toml` and `ROCKET_*` environment variables, listening on
-/// the port a serverless platform names in `PORT` ([`config::with_platform_port`]).
+/// The app, configured from its compiled-in safe values, `Rocket.toml` and `ROCKET_*`
+/// environment variables ([`config::figment`]), listening on the port a serverless platform
+/// names in `PORT` ([`config::with_platform_port`]).
 pub fn rocket() -> Rocket<Build> {
-    build(config::with_platform_port(rocket::Config::figment()))
+    build(config::with_platform_port(config::figment()))
 }
 
 /// The app, configured from `figment` (tests and the Shuttle entry point pass their own).

@@ -1,7 +1,9 @@
-//! The two ways to start the app. Both call [`server_side_sessions::build`]; neither holds
+//! The three ways to start the app. Each calls [`server_side_sessions::build`]; none holds
 //! any logic.
 //!
 //! - `cargo run`: a plain Rocket server, configured by `Rocket.toml` and `ROCKET_*`.
+//! - `cargo lambda build --features lambda` (or `scripts/lambda.sh build`): the AWS Lambda
+//!   entry point, which answers function-URL events (`server_side_sessions::lambda`).
 //! - `cargo shuttle run`: builds with `--no-default-features --features shuttle`, which
 //!   selects the Shuttle entry point. Shuttle's hosted platform has closed, so
 //!   `cargo shuttle deploy` has nowhere to deploy to; the runtime still runs locally, and the
@@ -13,7 +15,7 @@
 /// error with a panic and a backtrace. A stage that refuses to start (no secret key, a bad
 /// setting) has already logged why, so here the process just exits with status 1; any other
 /// launch error (a port in use, say) gets Rocket's own explanation first.
-#[cfg(not(feature = "shuttle"))]
+#[cfg(not(any(feature = "shuttle", feature = "lambda")))]
 #[rocket::main]
 async fn main() -> std::process::ExitCode {
     let Err(error) = server_side_sessions::rocket().launch().await else {
@@ -23,6 +25,21 @@ async fn main() -> std::process::ExitCode {
         error.pretty_print();
     }
     std::process::ExitCode::FAILURE
+}
+
+/// On Lambda the process lives as long as Lambda keeps the instance; it ends here only when
+/// the launch failed (already logged) or the runtime API is gone. (With `--all-features`, as
+/// clippy builds, the Shuttle entry point wins.)
+#[cfg(all(feature = "lambda", not(feature = "shuttle")))]
+#[rocket::main]
+async fn main() -> std::process::ExitCode {
+    match server_side_sessions::lambda::serve().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// On Shuttle the app also gets the connection string of the project's shared Postgres

@@ -12,8 +12,10 @@
 //!
 //! Outside the debug profile the app refuses to start without a key, or with a weak one
 //! (all bytes the same, or a key published in documentation), and says how to make one. The
-//! debug profile makes a random key for the run and puts it into the configuration, so
-//! Rocket and the app agree on it.
+//! debug profile makes a random key for the run. It is not written into Rocket's configuration,
+//! so Rocket's own start-up line says `secret key: [generated]` and warns that the key is not
+//! stable, which is the truth: a restart makes new keys. (Rocket generates its own key for its
+//! cookie jar; the app seals every cookie itself with the keys here, never through that jar.)
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -35,14 +37,15 @@ const PUBLISHED_KEYS: &[&str] =
 
 /// Only the environment or the git-ignored `Secrets.toml`: `Rocket.toml` is tracked and
 /// shipped with the app, so a key written there ends up in the repository.
-const HOW_TO_MAKE_A_KEY: &str = "make one with `openssl rand -base64 32` and set it in the \
-environment as `ROCKET_SECRET_KEY=...` (on a platform, from its secret store), or for \
-`cargo shuttle run` as `ROCKET_SECRET_KEY = \"...\"` in the git-ignored Secrets.toml; \
-never in Rocket.toml, which is committed";
+/// The shell command works when copied as it is.
+const HOW_TO_MAKE_A_KEY: &str = "make one and keep it in the environment: \
+`export ROCKET_SECRET_KEY=\"$(openssl rand -base64 32)\"` (on a platform, from its secret \
+store); for `cargo shuttle run`, put the output of `openssl rand -base64 32` in the git-ignored \
+Secrets.toml as `ROCKET_SECRET_KEY = \"<that output>\"`; never in Rocket.toml, which is \
+committed";
 
-/// Reads the configured keys, or makes a temporary one in the debug profile. Returns the keys
-/// and the figment to launch with (the same one, plus the temporary key if one was made).
-pub fn resolve(figment: Figment) -> Result<(SecretKeys, Figment), String> {
+/// Reads the configured keys, or makes a temporary one in the debug profile.
+pub fn resolve(figment: &Figment) -> Result<SecretKeys, String> {
     let debug = figment.profile() == rocket::Config::DEBUG_PROFILE;
     let previous = match figment.find_value("previous_secret_keys") {
         Ok(Value::Array(_, values)) => {
@@ -55,7 +58,7 @@ pub fn resolve(figment: Figment) -> Result<(SecretKeys, Figment), String> {
     if let Ok(value) = figment.find_value(rocket::Config::SECRET_KEY) {
         let material = checked(&value, "secret_key", debug)?;
         if !all_same(&material) {
-            return Ok((SecretKeys { current: key_from(&material), previous }, figment));
+            return Ok(SecretKeys { current: key_from(&material), previous });
         }
     }
     if !debug {
@@ -66,13 +69,12 @@ pub fn resolve(figment: Figment) -> Result<(SecretKeys, Figment), String> {
         ));
     }
     log::warn!(
-        "no `secret_key` configured: using a random key for this run only, so private cookies \
-         will not survive a restart. To keep them, {HOW_TO_MAKE_A_KEY}."
+        "no `secret_key` configured: the cookies are sealed with a random key generated for this \
+         run only, so they will not survive a restart. To keep them, {HOW_TO_MAKE_A_KEY}."
     );
     let mut bytes = [0u8; 32];
     OsRng.try_fill_bytes(&mut bytes).map_err(|e| format!("the OS random number generator failed: {e}"))?;
-    let figment = figment.merge((rocket::Config::SECRET_KEY, STANDARD.encode(bytes)));
-    Ok((SecretKeys { current: key_from(&bytes), previous }, figment))
+    Ok(SecretKeys { current: key_from(&bytes), previous })
 }
 
 /// The key bytes, refusing what Rocket refuses, and weak keys outside the debug profile
@@ -139,12 +141,12 @@ mod tests {
     }
 
     fn refused(profile: &str, key: &str) -> String {
-        resolve(figment(profile).merge(("secret_key", key))).err().expect("must refuse")
+        resolve(&figment(profile).merge(("secret_key", key))).err().expect("must refuse")
     }
 
     #[test]
     fn release_without_a_key_is_refused_with_directions() {
-        let error = resolve(figment("release")).err().expect("must refuse");
+        let error = resolve(&figment("release")).err().expect("must refuse");
         assert!(error.contains("openssl rand -base64 32") && error.contains("ROCKET_SECRET_KEY"), "{error}");
     }
 
@@ -156,15 +158,18 @@ mod tests {
         assert!(refused("release", &STANDARD.encode([1u8; 16])).contains("characters"));
         assert!(refused("release", "short").contains("expected 44 or 88"));
         let old = figment("release").merge(("secret_key", STANDARD.encode([1, 2, 3, 4].repeat(8))));
-        assert!(resolve(old.merge(("previous_secret_keys", vec![PUBLISHED_KEYS[0]]))).is_err());
+        assert!(resolve(&old.merge(("previous_secret_keys", vec![PUBLISHED_KEYS[0]]))).is_err());
     }
 
     #[test]
-    fn debug_without_a_key_gets_a_random_one_that_rocket_sees_too() {
-        let (_, figment) = resolve(figment("debug")).expect("debug may generate");
-        let value: String = figment.extract_inner("secret_key").unwrap();
-        assert_eq!(STANDARD.decode(value).unwrap().len(), 32);
-        assert!(resolve(figment.merge(("secret_key", PUBLISHED_KEYS[0]))).is_ok(), "debug only warns");
+    fn debug_without_a_key_gets_a_random_one_for_the_run() {
+        let (first, second) = (resolve(&figment("debug")), resolve(&figment("debug")));
+        let (first, second) = (first.expect("debug may generate"), second.expect("debug may generate"));
+        assert_ne!(first.current.master(), second.current.master(), "a fresh key for every run");
+        assert!(
+            resolve(&figment("debug").merge(("secret_key", PUBLISHED_KEYS[0]))).is_ok(),
+            "debug only warns"
+        );
     }
 
     #[test]
@@ -174,10 +179,10 @@ mod tests {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let long: Vec<u8> = (0..64).collect();
         for value in [b64.clone(), hex, STANDARD.encode(long)] {
-            assert!(resolve(figment("release").merge(("secret_key", value.clone()))).is_ok(), "{value}");
+            assert!(resolve(&figment("release").merge(("secret_key", value.clone()))).is_ok(), "{value}");
         }
         let rotated =
             figment("release").merge(("secret_key", b64.clone())).merge(("previous_secret_keys", vec![b64]));
-        assert_eq!(resolve(rotated).unwrap().0.previous.len(), 1);
+        assert_eq!(resolve(&rotated).unwrap().previous.len(), 1);
     }
 }

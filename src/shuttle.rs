@@ -39,7 +39,7 @@ pub fn build(secrets: SecretStore, database_url: String) -> Rocket<Build> {
 }
 
 pub fn figment(secrets: SecretStore) -> Figment {
-    let mut figment = rocket::Config::figment();
+    let mut figment = crate::config::figment();
     for (name, raw) in secrets {
         let Some(key) = name.strip_prefix("ROCKET_") else { continue };
         // Parsed like an environment variable: `'["a", "b"]'` becomes a list, `30` a number.

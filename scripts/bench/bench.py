@@ -16,6 +16,7 @@ import sys
 import time
 
 import callgrind
+import coldstart
 import flood
 import memory
 import report
@@ -39,6 +40,10 @@ def options(argv):
                    help="instead: instructions per request under valgrind (repeatable on a "
                         "busy machine)")
     p.add_argument("--callgrind-dir", metavar="DIR", help="where --callgrind keeps its dumps")
+    p.add_argument("--coldstart", action="store_true",
+                   help="instead: exec to the first answered page, the release HTTP server and "
+                        "the Lambda bootstrap through cargo-lambda's emulator, alternating")
+    p.add_argument("--coldstart-rounds", type=int, default=10, help="cold start: rounds (10)")
     p.add_argument("--store", default="memory", metavar="URL",
                    help="session store: memory (default), redis://..., postgres://...")
     p.add_argument("--stores", metavar="URL,URL",
@@ -179,6 +184,11 @@ def main(argv):
             results["callgrind"] = callgrind.run(args)
         except (RuntimeError, StartFailed) as error:
             fail(f"callgrind: {error}")
+    elif args.coldstart:
+        try:
+            results["coldstart"] = coldstart.run(args.coldstart_rounds)
+        except RuntimeError as error:
+            fail(f"cold start: {error}")
     elif args.flood:
         results["flood"] = flood.run(args, load, start)
         outcome = results["flood"]["outcome"]
@@ -221,6 +231,10 @@ def main(argv):
     if args.smoke and not args.callgrind and not args.flood:
         results["flood"] = flood.run(args, load, start)
         outcome = max(outcome, results["flood"]["outcome"])
+        try:
+            results["coldstart"] = coldstart.run(3)
+        except RuntimeError as error:
+            fail(f"cold start: {error}")
     print(f"load average at end: {report.load_average()}")
     if args.json:
         with open(args.json, "w") as out:

@@ -29,6 +29,13 @@ function appRules(doc) {
     problems.push("runAsNonRoot, readOnlyRootFilesystem and no privilege escalation are required");
   }
   if (!(sc.capabilities?.drop ?? []).includes("ALL")) problems.push("every capability must be dropped");
+  // Cloud Run's front end (and Knative's ingress) append the visitor to X-Forwarded-For: the
+  // per-client rate needs the hop count, or every visitor shares the proxy's one bucket.
+  const hops = env.ROCKET_TRUSTED_PROXY_HOPS?.value;
+  if (!/^[1-9][0-9]*$/.test(hops ?? "")) problems.push("ROCKET_TRUSTED_PROXY_HOPS must be a whole number of at least 1");
+  if (env.ROCKET_IP_HEADER?.value && env.ROCKET_IP_HEADER.value !== "false") {
+    problems.push("ROCKET_IP_HEADER and ROCKET_TRUSTED_PROXY_HOPS both name the client's address: keep one");
+  }
   const store = env.ROCKET_SESSION_STORE?.value;
   const maxScale = Number(annotations["autoscaling.knative.dev/max-scale"]);
   if (store === "memory" && maxScale !== 1) {
@@ -68,6 +75,14 @@ const BREAKAGES = {
   "the key written in the manifest": (d) => (d.spec.template.spec.containers[0].env[0] = { name: "ROCKET_SECRET_KEY", value: "x" }),
   "liveness on /healthz": (d) => (d.spec.template.spec.containers[0].livenessProbe.httpGet.path = "/healthz"),
   "capabilities kept": (d) => delete d.spec.template.spec.containers[0].securityContext.capabilities,
+  "no trusted proxy hops": (d) => {
+    const env = d.spec.template.spec.containers[0].env;
+    env.splice(env.findIndex((e) => e.name === "ROCKET_TRUSTED_PROXY_HOPS"), 1);
+  },
+  "zero trusted proxy hops": (d) => {
+    d.spec.template.spec.containers[0].env.find((e) => e.name === "ROCKET_TRUSTED_PROXY_HOPS").value = "0";
+  },
+  "an ip header as well as hops": (d) => d.spec.template.spec.containers[0].env.push({ name: "ROCKET_IP_HEADER", value: "X-Real-IP" }),
 };
 
 const args = process.argv.slice(2);

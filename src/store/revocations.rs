@@ -17,6 +17,16 @@
 //! - **While the store does not answer**, nothing can be confirmed: a cookie is accepted as
 //!   the copy knows it (the strategy keeps working without its store), and the page and
 //!   `/api/inspect` say when revocation was last confirmed.
+//! - **After the process was frozen** (AWS Lambda freezes it between invocations; `SIGSTOP`
+//!   does the same), the feed task did not run, and what the feed sent meanwhile may still sit
+//!   unread in the socket. The task marks the copy with the time every [`HEARTBEAT`]; a copy
+//!   whose mark is older than [`STALE_AFTER`] is not trusted, so the first read after a thaw
+//!   asks the store, as if there were no copy. The task, on its first beat after the thaw, sees
+//!   the gap, stops trusting the copy and reloads it in full before trusting it again. So a
+//!   sign-out made elsewhere while this instance was frozen is refused on the first read after
+//!   the thaw. That needs the clock to show the time the freeze took, which it does for a frozen
+//!   process (`SIGSTOP`, the cgroup freezer); the Lambda check freezes an instance with
+//!   `SIGSTOP`.
 //!
 //! The copy holds only what the store holds (one epoch per family that signed out in the last
 //! `session_max_lifetime`), and forgets each entry when the store does.
@@ -35,6 +45,13 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// How long to wait before subscribing again after the feed could not be set up.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How often the feed task marks the copy as watched.
+pub const HEARTBEAT: Duration = Duration::from_millis(250);
+
+/// A copy whose feed task has not marked it for this long is not trusted: the process was
+/// frozen, or too starved to read its feed.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// How sure a revocation check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +74,8 @@ pub struct Revocations {
     known: RwLock<HashMap<String, (u64, u64)>>,
     /// The feed is connected and the copy has been reloaded since it was.
     live: AtomicBool,
+    /// When the feed task last ran (Unix ms): the copy is trusted only while this is recent.
+    watched_ms: AtomicU64,
     /// When the copy was last known complete (Unix ms); 0 for never.
     confirmed_ms: AtomicU64,
     /// The store answered its last call; while it does not, reads stop asking it.
@@ -70,6 +89,7 @@ impl Revocations {
             backend,
             known: RwLock::default(),
             live: AtomicBool::new(false),
+            watched_ms: AtomicU64::new(0),
             confirmed_ms: AtomicU64::new(0),
             answering: AtomicBool::new(true),
         }
@@ -77,7 +97,7 @@ impl Revocations {
 
     /// The family's epoch, and how sure that is. Costs no network call while the feed is up.
     pub async fn epoch(&self, family: &str) -> (u64, Confirmed) {
-        if self.live.load(Ordering::Acquire) {
+        if self.current() {
             return (self.known(family), Confirmed::Live);
         }
         if self.answering.load(Ordering::Acquire) {
@@ -103,7 +123,7 @@ impl Revocations {
 
     /// Whether the copy is current, and when it was last known complete (Unix ms, 0 never).
     pub fn status(&self) -> (bool, u64) {
-        let live = self.live.load(Ordering::Acquire);
+        let live = self.current();
         (live, if live { now_ms() } else { self.confirmed_ms.load(Ordering::Acquire) })
     }
 
@@ -116,6 +136,14 @@ impl Revocations {
     /// instance, and does not survive a restart.
     pub fn per_process(&self) -> bool {
         self.store.per_process()
+    }
+
+    /// The feed is connected, the copy loaded, and the feed task ran moments ago. (`watched_ms`
+    /// is read first: the task clears `live` before it moves `watched_ms` past a gap.)
+    fn current(&self) -> bool {
+        let watched = self.watched_ms.load(Ordering::Acquire);
+        let fresh = now_ms().saturating_sub(watched) <= crate::clock::millis(STALE_AFTER);
+        fresh && self.live.load(Ordering::Acquire)
     }
 
     fn known(&self, family: &str) -> u64 {
@@ -173,15 +201,19 @@ impl Revocations {
             Ok(feed) => feed,
             Err(error) => return self.lost(&error),
         };
-        if let Err(error) = self.reload().await {
+        if let Err(error) = self.trust_after_reload().await {
             return self.lost(&error);
         }
-        self.live.store(true, Ordering::Release);
         log::info!("revoked private-cookie families: copy loaded, following the store's changes");
         let mut reloads = rocket::tokio::time::interval(RELOAD_EVERY);
         reloads.tick().await; // the first tick is immediate, and the copy was just loaded
+        let mut beats = rocket::tokio::time::interval(HEARTBEAT);
+        beats.set_missed_tick_behavior(rocket::tokio::time::MissedTickBehavior::Delay);
         loop {
             rocket::tokio::select! {
+                _ = beats.tick() => if let Err(error) = self.beat().await {
+                    return self.lost(&error);
+                },
                 change = feed.recv() => match change {
                     Some(change) => self.apply(change),
                     None => {
@@ -197,8 +229,67 @@ impl Revocations {
         }
     }
 
+    /// Marks the copy as watched; after a gap (a freeze), first reloads it in full, trusting
+    /// it only once the reload is done.
+    async fn beat(&self) -> Result<(), StoreError> {
+        let since = now_ms().saturating_sub(self.watched_ms.load(Ordering::Acquire));
+        if since <= crate::clock::millis(STALE_AFTER) {
+            self.watched_ms.store(now_ms(), Ordering::Release);
+            return Ok(());
+        }
+        log::info!("the revocation feed went unread for {since} ms (a frozen process?): reloading the copy");
+        self.live.store(false, Ordering::Release);
+        self.trust_after_reload().await
+    }
+
+    async fn trust_after_reload(&self) -> Result<(), StoreError> {
+        self.reload().await?;
+        self.watched_ms.store(now_ms(), Ordering::Release);
+        self.live.store(true, Ordering::Release);
+        Ok(())
+    }
+
     fn lost(&self, error: &StoreError) {
         self.answering.store(false, Ordering::Release);
         log::warn!("revocation feed unavailable: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::millis;
+    use crate::config::Lifetimes;
+    use crate::store::memory::MemoryStore;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// A copy that was loaded and followed, then went unwatched as a frozen process's would,
+    /// while another instance raised an epoch that the copy never heard of.
+    async fn frozen_copy() -> (Arc<MemoryStore>, Revocations) {
+        let store = Arc::new(MemoryStore::new(Lifetimes { idle: MINUTE, max: MINUTE }));
+        let copy = Revocations::new(store.clone(), "memory");
+        copy.trust_after_reload().await.expect("the copy loads");
+        store.raise("family", 3, MINUTE).await.expect("raised elsewhere");
+        copy.watched_ms.store(now_ms() - millis(STALE_AFTER) - 1_000, Ordering::Release);
+        (store, copy)
+    }
+
+    #[rocket::async_test]
+    async fn an_unwatched_copy_is_not_trusted_so_the_store_is_asked() {
+        let (_, copy) = frozen_copy().await;
+        assert_eq!(copy.epoch("family").await, (3, Confirmed::Asked));
+        assert!(!copy.status().0, "the page would call it live");
+    }
+
+    #[rocket::async_test]
+    async fn the_first_beat_after_a_gap_reloads_before_the_copy_is_trusted_again() {
+        let (store, copy) = frozen_copy().await;
+        copy.beat().await.expect("reloads");
+        assert_eq!(copy.epoch("family").await, (3, Confirmed::Live));
+        // Trusted again: a raise the copy has not heard of is not looked up (the feed would
+        // have brought it).
+        store.raise("unheard", 1, MINUTE).await.expect("raised");
+        assert_eq!(copy.epoch("unheard").await, (0, Confirmed::Live));
     }
 }

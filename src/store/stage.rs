@@ -191,6 +191,9 @@ where
         Box::pin(async move {
             rocket::tokio::spawn(async move {
                 let mut ticks = rocket::tokio::time::interval(period);
+                // After a freeze (AWS Lambda between invocations), run once, not once per
+                // period missed.
+                ticks.set_missed_tick_behavior(rocket::tokio::time::MissedTickBehavior::Delay);
                 rocket::tokio::pin!(shutdown);
                 loop {
                     rocket::tokio::select! {

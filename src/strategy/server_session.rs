@@ -29,6 +29,7 @@ use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
 use crate::store::{Record, SessionStore, Store, Updated};
+use crate::web::client_address::ClientAddress;
 
 /// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -52,7 +53,7 @@ pub struct ServerSession<'r> {
     store: &'r Store,
     /// Who may start a new session: consulted only when this request would create one.
     admission: &'r Admission,
-    /// The client's address (see `ip_header` in `Rocket.toml`), for the per-client rate.
+    /// The client's address ([`ClientAddress`]), for the per-client rate.
     client: Option<std::net::IpAddr>,
     jar: &'r CookieJar<'r>,
     sent: Option<String>,
@@ -72,7 +73,7 @@ impl<'r> FromRequest<'r> for ServerSession<'r> {
         let jar = request.cookies();
         let sent = jar.get(&sessions.name).map(|c| c.value().to_owned());
         let id = sent.as_deref().and_then(SessionId::parse);
-        let client = request.client_ip();
+        let ClientAddress(client) = ClientAddress::of(request);
         request::Outcome::Success(ServerSession { sessions, store, admission, client, jar, sent, id })
     }
 }

@@ -6,6 +6,7 @@ use rocket::serde::json::{self, Json};
 use rocket::{Route, State};
 use serde::{Deserialize, Serialize};
 
+use super::client_address::ClientView;
 use super::error::ApiError;
 use super::origin::SameOrigin;
 use crate::cookies;
@@ -120,6 +121,8 @@ struct Inspect {
     /// The signed-cookie demonstrator shown on the private-cookie page.
     signed_session: View,
     keys: KeyInfo,
+    /// Who this request came from, as the rate on new sessions sees it.
+    client: ClientView,
 }
 
 /// How current this instance's copy of the revoked private-cookie families is.
@@ -190,6 +193,7 @@ async fn inspect(
     store: &State<Store>,
     revocations: &State<std::sync::Arc<Revocations>>,
     jar: &CookieJar<'_>,
+    client: ClientView,
 ) -> ApiResult<Json<Inspect>> {
     // Up to three store calls (count, session, and a revocation epoch while this instance's
     // copy is not current) at once: with a store that does not answer, the page waits for
@@ -219,6 +223,7 @@ async fn inspect(
             previous_keys: keys.previous.len(),
             old_key_reads: strategies.cookie.old_key_reads(),
         },
+        client,
     }))
 }
 

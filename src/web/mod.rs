@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod catchers;
+pub mod client_address;
 pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod json_newline;
 pub mod methods;
 pub mod origin;
 pub mod pages;
@@ -32,6 +34,7 @@ pub fn stage() -> AdHoc {
             .attach(templates.fairing())
             .manage(templates)
             .attach(headers::SecurityHeaders)
+            .attach(json_newline::JsonNewline)
     })
 }
 

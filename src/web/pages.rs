@@ -60,6 +60,9 @@ pub struct Column {
     pub slug: Slug,
     pub view: Option<View>,
     pub error: Option<String>,
+    /// The `flash` cookie that carried `error` here: the browser held it, but it belongs to
+    /// no strategy, so it is shown apart from the strategy's own cookies.
+    pub flash: Option<CookieView>,
 }
 
 /// A [`Column`] as the `strategy` partial prints it: flat, each value ready to print (a path
@@ -79,11 +82,27 @@ struct ColumnContext<'a> {
     notice: Option<&'a str>,
     items: &'a [Item],
     browser: &'a [CookieView],
+    /// What the browser panel says when the browser sent no cookie for this list.
+    no_cookie: &'static str,
+    /// The refusal's `flash` cookie, shown apart from the strategy's own.
+    flash: Option<&'a CookieView>,
     server: &'a [Fact],
     /// The server session's own buttons: rotate the id, end the session.
     rotate: bool,
     /// The private cookie's own button: sign out everywhere.
     sign_out: bool,
+    /// Whether there is a session (a live record, a valid cookie) for those buttons to act on;
+    /// without one they are disabled, and a line says why.
+    live: bool,
+}
+
+/// The browser panel's line for a visitor without a cookie for `slug`: a session strategy
+/// has none *yet*; the global list has none at all.
+fn no_cookie(slug: Slug) -> &'static str {
+    match slug {
+        Slug::Global => "No cookie: this list is the same for every visitor, so nothing tells them apart.",
+        _ => "No cookie yet: your first change to this list sets one.",
+    }
 }
 
 #[derive(Serialize)]
@@ -101,7 +120,7 @@ async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>)
     let mut status = Status::Ok;
     let mut columns = Vec::new();
     for slug in page.slugs() {
-        let (mut view, read_error) = match strategies.get(slug).view().await {
+        let (view, read_error) = match strategies.get(slug).view().await {
             Ok(view) => (Some(view), None),
             Err(error) => {
                 error.log();
@@ -112,10 +131,8 @@ async fn read(strategies: &Strategies<'_>, page: Page, refused: Option<Refusal>)
             }
         };
         let refusal = refused.as_ref().filter(|r| r.slug == slug);
-        if let (Some(view), Some(refusal)) = (view.as_mut(), refusal) {
-            view.browser.push(refusal.cookie.clone());
-        }
-        columns.push(Column { slug, view, error: refusal.map(|r| r.message.clone()).or(read_error) });
+        let error = refusal.map(|r| r.message.clone()).or(read_error);
+        columns.push(Column { slug, view, error, flash: refusal.map(|r| r.cookie.clone()) });
     }
     (status, columns)
 }
@@ -131,7 +148,7 @@ impl Page {
         let return_to = self.path();
         let columns = columns
             .iter()
-            .map(|Column { slug, view, error }| ColumnContext {
+            .map(|Column { slug, view, error, flash }| ColumnContext {
                 slug: slug.as_str(),
                 title: slug.title(),
                 summary: slug.summary(),
@@ -143,9 +160,12 @@ impl Page {
                 notice: view.as_ref().and_then(|v| v.notice.as_deref()),
                 items: view.as_ref().map_or(&[], |v| v.items.items()),
                 browser: view.as_ref().map_or(&[], |v| &v.browser),
+                no_cookie: no_cookie(*slug),
+                flash: flash.as_ref(),
                 server: view.as_ref().map_or(&[], |v| &v.server),
                 rotate: *slug == Slug::ServerSession,
                 sign_out: *slug == Slug::CookieSession,
+                live: view.as_ref().is_some_and(|v| v.expires_at.is_some()),
             })
             .collect();
         Html::new(name, &PageContext { title, instance, columns })

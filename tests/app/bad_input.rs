@@ -90,3 +90,25 @@ async fn bad_forms_and_garbage_cookies_never_cause_a_5xx() {
         }
     }
 }
+
+/// Every JSON answer, success or error, ends with a newline, so in a terminal the prompt after
+/// `curl` starts on a line of its own.
+#[tokio::test]
+async fn every_json_answer_ends_with_a_newline() {
+    let app = App::new().await;
+    let me = app.visitor();
+    let answers = [
+        me.post_json("/api/server-session/items", r#"{"item":"milk"}"#).await,
+        me.get("/api/server-session/items").await,
+        me.get("/api/inspect").await,
+        me.get("/healthz").await,
+        me.get("/livez").await,
+        me.get("/api/no-such-strategy/items").await,
+        me.post_json("/api/global/items", r#"{"item":""}"#).await,
+        me.get("/api/nowhere").await,
+    ];
+    for answer in &answers {
+        assert_eq!(answer.header("Content-Type"), Some("application/json"), "{}", answer.body);
+        assert!(answer.body.ends_with("}\n"), "{:?}", answer.body);
+    }
+}

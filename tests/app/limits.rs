@@ -4,13 +4,20 @@
 use std::net::SocketAddr;
 
 use rocket::http::{ContentType, Header, Status};
+use server_side_sessions::config::AppConfig;
 use server_side_sessions::strategy::Slug;
 
 use crate::support::backends::{database_url, Schemas};
 use crate::support::visitor::{figment, App, Resp, Visitor};
 
-/// A new-session write as if from `peer`, optionally claiming `real_ip` in `X-Real-IP`.
-async fn add_from(visitor: &Visitor<'_>, app: &App, peer: &str, real_ip: Option<&str>) -> Resp {
+/// A server-session write as if from `peer`, with `headers` (a claimed `X-Real-IP`, the
+/// lines of `X-Forwarded-For`): a new session unless `visitor` has one.
+pub async fn add_from(
+    visitor: &Visitor<'_>,
+    app: &App,
+    peer: &str,
+    headers: &[(&'static str, &str)],
+) -> Resp {
     let peer: SocketAddr = peer.parse().expect("a socket address");
     let mut request = app
         .client
@@ -18,8 +25,8 @@ async fn add_from(visitor: &Visitor<'_>, app: &App, peer: &str, real_ip: Option<
         .header(ContentType::JSON)
         .body(r#"{"item":"x"}"#)
         .remote(peer);
-    if let Some(ip) = real_ip {
-        request = request.header(Header::new("X-Real-IP", ip.to_owned()));
+    for (name, value) in headers {
+        request = request.header(Header::new(*name, value.to_string()));
     }
     visitor.send(request).await
 }
@@ -55,20 +62,33 @@ async fn one_client_may_start_only_so_many_sessions_but_never_waits_for_its_own(
     let limited = figment().merge(("session_rate_burst", 2)).merge(("session_rate_per_minute", 1));
     let app = App::with(limited).await;
     let mine = app.visitor();
-    assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", None).await.status, Status::Created);
-    assert_eq!(add_from(&app.visitor(), &app, "198.51.100.7:5001", None).await.status, Status::Created);
+    assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", &[]).await.status, Status::Created);
+    assert_eq!(add_from(&app.visitor(), &app, "198.51.100.7:5001", &[]).await.status, Status::Created);
     let third = app.visitor();
-    let refused = add_from(&third, &app, "198.51.100.7:5002", None).await;
+    let refused = add_from(&third, &app, "198.51.100.7:5002", &[]).await;
     assert_eq!(refused.status, Status::TooManyRequests, "{}", refused.body);
     let wait: u64 = refused.header("Retry-After").and_then(|v| v.parse().ok()).expect("Retry-After");
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     assert!(refused.error().contains("too many new sessions"), "{}", refused.error());
     // The rate counts new sessions only: a visitor with a session keeps writing.
     for _ in 0..5 {
-        assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", None).await.status, Status::Created);
+        assert_eq!(add_from(&mine, &app, "198.51.100.7:5000", &[]).await.status, Status::Created);
     }
     // Another address has a bucket of its own.
-    assert_eq!(add_from(&app.visitor(), &app, "203.0.113.9:5000", None).await.status, Status::Created);
+    assert_eq!(add_from(&app.visitor(), &app, "203.0.113.9:5000", &[]).await.status, Status::Created);
+}
+
+/// The defaults let one address start a class's burst at once, and not one more.
+#[tokio::test]
+async fn one_address_gets_the_default_burst_at_once_then_429() {
+    let app = App::new().await;
+    let burst = AppConfig::default().session_rate_burst;
+    for n in 0..burst {
+        let made = add_from(&app.visitor(), &app, "198.51.100.7:5000", &[]).await;
+        assert_eq!(made.status, Status::Created, "session {n}: {}", made.body);
+    }
+    let refused = add_from(&app.visitor(), &app, "198.51.100.7:5000", &[]).await;
+    assert_eq!(refused.status, Status::TooManyRequests, "{}", refused.body);
 }
 
 /// With `ip_header` off (the default), a client cannot walk around the rate by sending a new
@@ -96,7 +116,9 @@ async fn forged_addresses(app: &App) -> Vec<Status> {
     let mut seen = Vec::new();
     for n in 1..=3 {
         let claimed = format!("192.0.2.{n}");
-        seen.push(add_from(&app.visitor(), app, "198.51.100.7:5000", Some(&claimed)).await.status);
+        seen.push(
+            add_from(&app.visitor(), app, "198.51.100.7:5000", &[("X-Real-IP", &claimed)]).await.status,
+        );
     }
     seen
 }

@@ -1,11 +1,16 @@
 //! The app's integration tests, in one binary: in-process requests through Rocket's local
 //! client, plus a few against the real server over TCP. Shared rules are written once and
 //! run against all three strategies. The session-store contract runs against memory,
-//! Redis and Postgres; tests that need a real Redis or Postgres read `REDIS_URL` and
-//! `DATABASE_URL` (see `support/backends.rs`), and say `SKIPPED` when those are not set.
+//! Redis and Postgres; tests that need a real Redis or Postgres use `REDIS_URL` and
+//! `DATABASE_URL`, else the servers at their standard local addresses (see
+//! `support/backends.rs`), and say `SKIPPED` when neither is there: the binary's last line
+//! counts those.
 
+#[path = "../shared/skips.rs"]
+mod skips;
 mod support;
 
+mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;
@@ -18,6 +23,7 @@ mod outages;
 mod page_output;
 mod pages;
 mod platform;
+mod proxies;
 mod real_server;
 mod revocation;
 mod rules;

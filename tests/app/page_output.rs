@@ -127,7 +127,7 @@ fn view(slug: Slug, n: usize) -> View {
 }
 
 fn column(slug: Slug, n: usize) -> Column {
-    Column { slug, view: Some(view(slug, n)), error: None }
+    Column { slug, view: Some(view(slug, n)), error: None, flash: None }
 }
 
 /// The lists a page shows, each holding `n` items.
@@ -166,6 +166,7 @@ fn cases() -> Vec<Case> {
         slug: Slug::ServerSession,
         view: None,
         error: Some("the session store is unavailable: connection refused <127.0.0.1:6379>".into()),
+        flash: None,
     };
     cases.push(("home-store-down".into(), Page::Home, instance(Some(8000)), down.clone()));
     cases.push((
@@ -175,18 +176,14 @@ fn cases() -> Vec<Case> {
         vec![down[1].clone()],
     ));
 
-    // A change was refused: the column shows the reason and the flash cookie that carried it.
+    // A change was refused: the column shows the reason, and apart from the list's own
+    // cookies, the flash cookie that carried it.
     for page in pages {
         let mut refused = lists(page, 10);
         let first = &mut refused[0];
         let flash = "the reason your last change was refused; this page showed it and deleted it";
-        if let Some(view) = first.view.as_mut() {
-            view.browser.push(cookie(
-                "flash",
-                &format!("{}:a list holds at most 100 items", first.slug.as_str()),
-                flash,
-            ));
-        }
+        let value = format!("{}:a list holds at most 100 items", first.slug.as_str());
+        first.flash = Some(cookie("flash", &value, flash));
         first.error = Some("a list holds at most 100 items & this one is full".into());
         let name = file_name(page);
         cases.push((format!("{name}-refused"), page, instance(Some(8000)), refused));

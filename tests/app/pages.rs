@@ -12,7 +12,8 @@ const C: Slug = Slug::CookieSession;
 
 /// A refused form change answers like an accepted one, `303 See Other` back to the page, so a
 /// reload repeats the `GET` and never the `POST`. The reason rides in the `flash` cookie (as
-/// `HttpOnly` as the others), which the panel names and the page deletes after showing it once.
+/// `HttpOnly` as the others), which the panel names apart from the list's own cookies, and the
+/// page deletes after showing it once.
 #[tokio::test]
 async fn a_refused_form_change_redirects_and_a_reload_shows_the_page_without_posting_again() {
     let app = App::new().await;
@@ -34,9 +35,10 @@ async fn a_refused_form_change_redirects_and_a_reload_shows_the_page_without_pos
         assert!(page.body.contains("at most 100 items"), "{slug:?}: the reason is shown");
         assert!(page.body.contains("<code>flash</code>"), "{slug:?}: the panel names the cookie");
         assert!(
-            page.body.contains("the reason your last change was refused"),
+            page.body.contains("which is not this list's: the app's one-minute cookie that carried why your last change was refused"),
             "{slug:?}: and says what it is"
         );
+        assert!(!page.body.contains("<td><code>flash</code>"), "{slug:?}: not among the list's own cookies");
         assert!(page.set_cookies().iter().any(|c| c.starts_with("flash=;")), "{slug:?}: and deletes it");
         let reloaded = me.get(&format!("/{}", slug.page().as_str())).await;
         assert!(!reloaded.body.contains("at most 100 items"), "{slug:?}: shown once");
@@ -68,7 +70,8 @@ async fn the_panel_counts_each_cookie_as_its_set_cookie_header_sends_it() {
 }
 
 /// The page says exactly what the server keeps for a private cookie: no list, and one epoch
-/// per family that signed out everywhere, with the lookup it costs and where it is seen.
+/// per family that signed out everywhere, in two sentences in the column (the lookup it costs
+/// in the explanation), and where it is seen.
 #[tokio::test]
 async fn the_private_cookie_page_names_what_the_server_keeps() {
     let app = App::new().await;
@@ -84,9 +87,9 @@ async fn the_private_cookie_page_names_what_the_server_keeps() {
     }
     for fact in [
         "the server keeps no list",
-        "the memory store keeps one epoch for your cookie family for 28800 s",
+        "the memory store keep one epoch for your cookie family for 8 h",
         "in this process only: another instance, or this one after a restart, does not see it",
-        "every read of this cookie checks the copy of those epochs that this instance keeps, with no network call",
+        "a read checks the copy without a network call",
         "per cookie family that signed out everywhere, one epoch",
     ] {
         assert!(page.contains(fact), "the page names what the server keeps: {fact:?}");
@@ -94,4 +97,34 @@ async fn the_private_cookie_page_names_what_the_server_keeps() {
     let inspect = me.get("/api/inspect").await.json();
     let facts = inspect["cookie_session"]["server"].to_string();
     assert!(facts.contains("one epoch for your cookie family"), "{facts}");
+}
+
+/// The opening tag of the button labelled `label`.
+fn button<'a>(page: &'a str, label: &str) -> &'a str {
+    let end = page.find(&format!(">{label}</button>")).unwrap_or_else(|| panic!("no {label} button"));
+    &page[page[..end].rfind("<button").expect("an opening tag")..end]
+}
+
+/// Before the first change the page says a session strategy has no cookie *yet*, and the
+/// buttons that act on a session are disabled with a line saying why; after it they act.
+#[tokio::test]
+async fn buttons_act_only_on_what_exists_and_the_page_says_why() {
+    let app = App::new().await;
+    let me = app.visitor();
+    let page = me.get("/").await.body;
+    assert!(page.contains("No cookie: this list is the same for every visitor"), "global: none at all");
+    assert_eq!(page.matches("No cookie yet: your first change to this list sets one.").count(), 2);
+    for label in ["Rotate id", "End session", "Sign out everywhere", "Clear list"] {
+        assert!(button(&page, label).contains(" disabled"), "{label}: {}", button(&page, label));
+    }
+    assert!(page.contains("Rotate id and End session act on a session: your first change starts one."));
+    assert!(page.contains("Sign out everywhere acts on a cookie: your first change sets one."));
+
+    me.add(Slug::ServerSession, "x").await;
+    me.add(C, "x").await;
+    let page = me.get("/").await.body;
+    for label in ["Rotate id", "End session", "Sign out everywhere"] {
+        assert!(!button(&page, label).contains(" disabled"), "{label}: {}", button(&page, label));
+    }
+    assert!(!page.contains("act on a session"), "the reason goes with the disabled state");
 }

@@ -30,8 +30,7 @@ fn vars<const N: usize>(names: [&str; N]) -> Option<[String; N]> {
         std::env::var("REQUIRE_TLS_STORES").map_or(true, |v| v != "1"),
         "{test} needs {names:?} (run scripts/tls-stores.sh)"
     );
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: needs the TLS servers (scripts/tls-stores.sh)");
+    crate::skips::skipped(&test, "without the TLS servers (scripts/tls-stores.sh starts them)");
     None
 }
 

@@ -69,12 +69,9 @@ impl Browsers {
                 panic!("REQUIRE_BROWSER=1, but {why}")
             }
             Err(why) => {
-                // Straight to the process's stderr: libtest would swallow `eprintln!` of a passing test.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED: {test}: {why}; install chromium and chromium-driver, \
-                     or set CHROMEDRIVER and CHROMIUM"
-                );
+                let why =
+                    format!("{why}; install chromium and chromium-driver, or set CHROMEDRIVER and CHROMIUM");
+                crate::skips::skipped(test, &why);
                 return None;
             }
         };

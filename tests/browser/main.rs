@@ -4,11 +4,14 @@
 //! devtools shows it.
 //!
 //! Without Chromium and chromedriver every test prints `SKIPPED: ...` and passes; CI sets
-//! `REQUIRE_BROWSER=1`, which turns a missing browser into a failure.
+//! `REQUIRE_BROWSER=1`, which turns a missing browser into a failure. The binary's last line
+//! counts the skipped tests.
 
 mod harness;
 mod page;
 mod server;
+#[path = "../shared/skips.rs"]
+mod skips;
 
 mod console;
 mod cross_site;

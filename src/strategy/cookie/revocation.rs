@@ -39,24 +39,21 @@ impl<C: Codec> Session<'_, C> {
         Ok(())
     }
 
-    /// The server panel's last fact: where epochs live and when this instance last knew them.
+    /// What *Sign out everywhere* leaves on the server, and who sees it: two sentences. How
+    /// the epochs are kept current on every instance is in the explanation and docs/stores.md;
+    /// whether this instance's copy is current is in `/api/inspect` (`revocation`), and a
+    /// notice says so when it is not.
     pub(super) fn revocation_fact(&self, revocations: &Revocations) -> String {
-        let copy = match revocations.status() {
-            (true, _) => "is current (the store announces every sign-out)".to_owned(),
-            (false, 0) => "has not been confirmed since this instance started".to_owned(),
-            (false, at) => format!("was last confirmed complete at {}", clock::format_ms(at)),
-        };
         let reach = if revocations.per_process() {
-            "in this process only: another instance, or this one after a restart, does not see it"
+            "It is kept in this process only: another instance, or this one after a restart, does not see it."
         } else {
-            "shared by every instance that uses this store"
+            "Every instance that uses this store sees it."
         };
         format!(
-            "after Sign out everywhere, the {} store keeps one epoch for your cookie family \
-             for {} s ({reach}); every read of this cookie checks the copy of those epochs that \
-             this instance keeps, with no network call; the copy {copy}",
+            "Sign out everywhere makes the {} store keep one epoch for your cookie family for {}, \
+             and every copy of this cookie is refused from then on. {reach}",
             revocations.backend(),
-            self.settings.lifetimes.max.as_secs()
+            clock::span(self.settings.lifetimes.max)
         )
     }
 }

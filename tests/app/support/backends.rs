@@ -1,11 +1,15 @@
 //! Finding the Redis and Postgres servers, and keeping tests out of each other's way on them.
 //!
-//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`. When
-//! the variable is unset the test prints `SKIPPED: ...` and passes, so `cargo test` works on
-//! a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI sets) it fails instead.
+//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`. Unset,
+//! they default to the servers' standard local addresses, `redis://127.0.0.1:6379` and
+//! `postgres://postgres@127.0.0.1:5432/postgres`, when a server answers there (checked once
+//! per run). When neither the variable nor a local server is there, the test prints
+//! `SKIPPED: ...` and passes, and the run's last line counts it (`tests/shared/skips.rs`), so
+//! `cargo test` works on a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI
+//! sets) it fails instead.
 
-use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use rand::Rng;
 use server_side_sessions::config::Lifetimes;
@@ -14,29 +18,86 @@ use server_side_sessions::store::redis::RedisStore;
 use server_side_sessions::store::SessionStore;
 use sqlx::Connection;
 
-/// The URL in `var`, or `None` after saying which test is skipped (or failing, when
-/// `REQUIRE_BACKENDS=1`).
-pub fn backend_url(var: &str, what: &str) -> Option<String> {
-    if let Ok(url) = std::env::var(var) {
-        if !url.trim().is_empty() {
-            return Some(url);
+/// A backend the tests can use: the variable that names it, and where to look without it.
+struct Backend {
+    var: &'static str,
+    what: &'static str,
+    local: &'static str,
+    found: OnceLock<Result<String, String>>,
+}
+
+static REDIS: Backend =
+    Backend { var: "REDIS_URL", what: "Redis", local: "redis://127.0.0.1:6379", found: OnceLock::new() };
+static POSTGRES: Backend = Backend {
+    var: "DATABASE_URL",
+    what: "Postgres",
+    local: "postgres://postgres@127.0.0.1:5432/postgres",
+    found: OnceLock::new(),
+};
+
+impl Backend {
+    /// The URL to use, or why there is none.
+    fn find(&self) -> &Result<String, String> {
+        self.found.get_or_init(|| match std::env::var(self.var) {
+            Ok(url) if !url.trim().is_empty() => Ok(url),
+            _ => answers(self.local).map(|()| self.local.to_owned()).map_err(|e| {
+                format!("without {} (none at {}: {e}; or set {})", self.what, self.local, self.var)
+            }),
+        })
+    }
+
+    /// The URL, or `None` after saying which test is skipped (or failing, when
+    /// `REQUIRE_BACKENDS=1`).
+    fn url(&self) -> Option<String> {
+        let why = match self.find() {
+            Ok(url) => return Some(url.clone()),
+            Err(why) => why,
+        };
+        let test = std::thread::current().name().unwrap_or("a backend test").to_owned();
+        if std::env::var("REQUIRE_BACKENDS").is_ok_and(|v| v == "1") {
+            panic!("{test} {why} (REQUIRE_BACKENDS=1 forbids skipping)");
         }
+        crate::skips::skipped(&test, why);
+        None
     }
-    let test = std::thread::current().name().unwrap_or("a backend test").to_owned();
-    if std::env::var("REQUIRE_BACKENDS").is_ok_and(|v| v == "1") {
-        panic!("{test} needs {what}: set {var} (REQUIRE_BACKENDS=1 forbids skipping)");
-    }
-    // Straight to the process's stderr: libtest would swallow `eprintln!` of a passing test.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: needs {what} (set {var})");
-    None
+}
+
+/// Whether a server answers at `url`: a Redis `PING`, or a Postgres login, within 2 seconds.
+/// On a thread with a runtime of its own: the tests call this from inside theirs.
+fn answers(url: &'static str) -> Result<(), String> {
+    let probe = std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let ask = async {
+                if url.starts_with("redis") {
+                    let client = ::redis::Client::open(url).map_err(|e| e.to_string())?;
+                    let mut connection =
+                        client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+                    ::redis::cmd("PING")
+                        .query_async::<String>(&mut connection)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    let connection = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+                    connection.close().await.map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            };
+            tokio::time::timeout(Duration::from_secs(2), ask)
+                .await
+                .map_err(|_| "no answer in 2 s".to_owned())?
+        })
+    });
+    probe.join().unwrap_or_else(|_| Err("the probe panicked".into()))
 }
 
 pub fn redis_url() -> Option<String> {
-    backend_url("REDIS_URL", "Redis")
+    REDIS.url()
 }
 
 pub fn database_url() -> Option<String> {
-    backend_url("DATABASE_URL", "Postgres")
+    POSTGRES.url()
 }
 
 /// A name no other test (or earlier run) uses: tests share the servers and run in parallel.

@@ -1,6 +1,7 @@
 //! The app as a separate operating-system process (the binary `cargo run` starts), so a test
 //! can run two instances side by side or restart one, exactly as a deployment would.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,9 +23,14 @@ impl AppProcess {
 
     /// As [`AppProcess::start`], with more `ROCKET_*` settings in `env`.
     pub async fn start_with(store: &str, key: &str, env: &[(&str, &str)]) -> AppProcess {
+        AppProcess::start_in(Path::new(env!("CARGO_MANIFEST_DIR")), store, key, env).await
+    }
+
+    /// As [`AppProcess::start_with`], started in `dir` instead of the repository root.
+    pub async fn start_in(dir: &Path, store: &str, key: &str, env: &[(&str, &str)]) -> AppProcess {
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match AppProcess::try_start(store, key, env).await {
+            match AppProcess::try_start(dir, store, key, env).await {
                 Ok(process) => return process,
                 Err(why) => failures.push(why),
             }
@@ -32,12 +38,19 @@ impl AppProcess {
         panic!("the app process would not start: {failures:#?}");
     }
 
-    async fn try_start(store: &str, key: &str, env: &[(&str, &str)]) -> Result<AppProcess, String> {
+    async fn try_start(
+        dir: &Path,
+        store: &str,
+        key: &str,
+        env: &[(&str, &str)],
+    ) -> Result<AppProcess, String> {
         let port = free_port();
-        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let child = Command::new(env!("CARGO_BIN_EXE_server-side-sessions"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(dir)
+            .env_remove("ROCKET_CONFIG")
+            .env_remove("ROCKET_PROFILE")
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_SECRET_KEY", key)

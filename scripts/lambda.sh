@@ -87,7 +87,7 @@ case "${1:-}" in
     # The emulated functions are debug builds with the lambda feature (fast to rebuild);
     # build once here, so that no instance waits for cargo.
     cargo build --features lambda
-    exec python3 scripts/lambda/check.py ;;
+    PYTHONPATH=scripts/lib exec python3 -B scripts/lambda/check.py ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

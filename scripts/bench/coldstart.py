@@ -22,7 +22,8 @@ import threading
 import time
 import zipfile
 
-from server import BINARY, free_port
+from app_http import free_port
+from server import BINARY
 
 ZIP = "target/lambda/server-side-sessions/bootstrap.zip"
 

@@ -1,15 +1,22 @@
 """The app in AWS Lambda's emulator (`scripts/lambda.sh serve`, i.e. `cargo lambda watch`), and
-a small HTTP client that keeps cookies the way a browser does, for scripts/lambda/check.py."""
+a visitor that keeps cookies the way a browser does, for scripts/lambda/check.py.
+
+Requests and replies are the shared ones (scripts/lib/app_http.py). The visitor here is its
+own: it speaks https with the check's own CA too, and its jar is a plain dict a check can copy
+to a second visitor (a cookie replayed elsewhere)."""
 
 import http.client
+import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
 import time
 import urllib.parse
+
+import app_http
+from app_http import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -18,32 +25,10 @@ class Failed(Exception):
     pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def header(self, name):
-        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
-
-    def set_cookies(self):
-        return [v for n, v in self.headers if n.lower() == "set-cookie"]
-
+class Reply(app_http.Reply):
     def instance(self):
         """The id of the instance that answered (its `X-Instance` header's first word)."""
         return (self.header("x-instance") or "?").split()[0]
-
-    def json(self):
-        import json
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.body[:200]!r}>"
 
 
 class Emulator:
@@ -113,9 +98,8 @@ class Emulator:
         else:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
-            answer = conn.getresponse()
-            return Reply(answer.status, answer.getheaders(), answer.read().decode("utf-8", "replace"))
+            reply = app_http.exchange(conn, method, path, headers, body)
+            return Reply(reply.status, reply.headers, reply.body)
         finally:
             conn.close()
 
@@ -144,7 +128,7 @@ class Visitor:
         return reply
 
     def add(self, slug, item, headers=None):
-        body = '{"item": %s}' % _json_string(item)
+        body = json.dumps({"item": item})
         return self.send("POST", f"/api/{slug}/items", {"Content-Type": "application/json", **(headers or {})}, body)
 
     def items(self, slug):
@@ -157,7 +141,3 @@ class Visitor:
         body = urllib.parse.urlencode(fields)
         return self.send("POST", path, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, body)
 
-
-def _json_string(text):
-    import json
-    return json.dumps(text)

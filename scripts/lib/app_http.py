@@ -2,7 +2,8 @@
 
 - `free_port()`: a loopback port nothing listens on right now.
 - `request(port, ...)`: one request on a connection of its own; `send(conn, ...)`: one on a
-  connection the caller keeps alive. Both answer a `Reply`.
+  connection the caller keeps alive (JSON bodies); `exchange(conn, ...)`: the same with the
+  caller's own headers and body. All answer a `Reply`.
 - `Visitor`: one browser-like visitor at a base URL: a cookie jar that follows the app's
   `Set-Cookie`s, and redirects left unfollowed so each answer can be checked as it is.
 
@@ -36,18 +37,31 @@ class Reply:
         """The first value of header `name` (any case), or None."""
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
+    def set_cookies(self) -> list:
+        """Every `Set-Cookie` header, attributes and all."""
+        return [value for key, value in self.headers if key.lower() == "set-cookie"]
+
     @property
     def cookies(self) -> dict:
         """Name -> value of every `Set-Cookie` in the answer."""
         cookies = {}
-        for key, value in self.headers:
-            if key.lower() == "set-cookie":
-                name, _, value = value.split(";", 1)[0].partition("=")
-                cookies[name.strip()] = value.strip()
+        for header in self.set_cookies():
+            name, _, value = header.split(";", 1)[0].partition("=")
+            cookies[name.strip()] = value.strip()
         return cookies
 
     def json(self):
         return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:200]!r}>"
+
+
+def exchange(conn, method, path, headers=None, data=None) -> Reply:
+    """One request on `conn` (http or https), sent as given."""
+    conn.request(method, path, body=data, headers=headers or {})
+    response = conn.getresponse()
+    return Reply(response.status, response.getheaders(), response.read().decode(errors="replace"))
 
 
 def send(conn, method, path, body=None, cookie=None) -> Reply:
@@ -57,9 +71,7 @@ def send(conn, method, path, body=None, cookie=None) -> Reply:
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    response = conn.getresponse()
-    return Reply(response.status, response.getheaders(), response.read().decode(errors="replace"))
+    return exchange(conn, method, path, headers, data)
 
 
 def request(port, method, path, body=None, cookie=None, timeout=10) -> Reply:

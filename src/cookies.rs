@@ -28,7 +28,10 @@ pub const LIMIT: usize = 4096;
 /// Every cookie this app sets: HttpOnly (scripts cannot read it), `SameSite=Lax` (not sent
 /// on cross-site subrequests or POSTs), `Path=/`, and `Secure` when configured.
 pub fn build(name: &str, value: String, policy: CookiePolicy, max_age: Duration) -> Cookie<'static> {
-    let max_age = rocket::time::Duration::seconds(max_age.as_secs().min(i64::MAX as u64) as i64);
+    // Rounded up: a cookie with 999 ms left must not say `Max-Age=0`, which tells the browser
+    // to delete it at once. The server enforces the exact deadline itself.
+    let seconds = max_age.as_secs() + u64::from(max_age.subsec_nanos() > 0);
+    let max_age = rocket::time::Duration::seconds(seconds.min(i64::MAX as u64) as i64);
     Cookie::build((name.to_owned(), value))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -74,6 +77,15 @@ pub fn stored_size(cookie: &Cookie<'_>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_age_rounds_up_so_a_live_cookie_is_never_deleted_at_once() {
+        let age =
+            |ms| build("n", "v".into(), CookiePolicy { secure: false }, Duration::from_millis(ms)).max_age();
+        assert_eq!(age(999), Some(rocket::time::Duration::seconds(1)));
+        assert_eq!(age(60_000), Some(rocket::time::Duration::seconds(60)));
+        assert_eq!(age(0), Some(rocket::time::Duration::ZERO));
+    }
 
     #[test]
     fn a_cookie_is_measured_as_the_browser_stores_it() {

@@ -10,7 +10,6 @@ the init phase plus the first invocation, as far as the function controls it.
 """
 
 import base64
-import http.client
 import os
 import secrets
 import shutil
@@ -22,21 +21,10 @@ import threading
 import time
 import zipfile
 
-from app_http import free_port
+from app_http import free_port, request
 from server import BINARY
 
 ZIP = "target/lambda/server-side-sessions/bootstrap.zip"
-
-
-def _get(port, path="/", timeout=10.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status
-    finally:
-        conn.close()
 
 
 def _rss_kib(pid):
@@ -69,7 +57,7 @@ def http_server_once():
         deadline = started + 20
         while time.perf_counter() < deadline:
             try:
-                if _get(port) == 200:
+                if request(port, "GET", "/").status == 200:
                     return (time.perf_counter() - started) * 1000, _rss_kib(proc.pid)
             except OSError:
                 time.sleep(0.0005)
@@ -99,7 +87,7 @@ def lambda_once(bootstrap_dir):
 
         def invoke():
             try:
-                answered["status"] = _get(port, timeout=30)
+                answered["status"] = request(port, "GET", "/", timeout=30).status
             finally:
                 answered["at"] = time.perf_counter()
         waiting = threading.Thread(target=invoke)

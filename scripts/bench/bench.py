@@ -23,7 +23,7 @@ import report
 import scenarios
 import stores
 import wrk
-from server import Server, StartFailed
+from server import BINARY, Server, StartFailed
 
 
 def options(argv):
@@ -54,6 +54,11 @@ def options(argv):
                    help="with --stores: also run every store on this other build (e.g. a copy "
                         "of main's release binary), in the same alternation: before and after "
                         "in one run")
+    p.add_argument("--build", action="append", default=[], metavar="LABEL=BINARY[:TEMPLATES]",
+                   help="the table (or --only's part of it) also on another build, e.g. a copy "
+                        "of main's release binary with its own templates directory; every "
+                        "scenario runs on each build in turn, so their ratios come from one "
+                        "run (repeatable)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (5)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the whole table N times and report each scenario's median "
@@ -62,7 +67,7 @@ def options(argv):
     p.add_argument("--connections", type=int, default=32, help="connections in all (32)")
     p.add_argument("--only", metavar="TEXT", help="only scenarios whose name (kind, strategy, "
                    "items) contains TEXT, or one of several TEXT,TEXT (e.g. 'cookie-session', "
-                   "'page read', 'api read global 10'); the floors always run")
+                   "'page read', 'api read global 10'); the floors and static always run")
     p.add_argument("--sessions", type=int, default=100_000, help="memory: sessions (100000)")
     p.add_argument("--items", type=int, default=10, help="memory: items per session (10)")
     p.add_argument("--cookieless", type=int, default=1_000_000,
@@ -121,36 +126,67 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_table(args, load) -> list:
-    runs = scenarios.table(load.connections)
-    if args.only:
-        wanted = args.only.split(",")
-        runs = [s for s in runs
-                if s.kind == "floor" or any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted)]
-    settings = {"ROCKET_SESSION_STORE": args.store}
-    server = start(settings, args.store)
+def builds(args) -> dict:
+    """The builds the table runs on: this checkout's, then each --build, as
+    label -> (binary or None, ROCKET_TEMPLATE_DIR or None)."""
+    found = {"this": (None, None)}
+    for spec in args.build:
+        label, sep, where = spec.partition("=")
+        if not sep or not label or label in found:
+            fail(f"--build {spec}: give LABEL=BINARY[:TEMPLATES] with a new label")
+        binary, _, templates = where.partition(":")
+        found[label] = (binary, templates or None)
+    return found
+
+
+def run_table(args, load) -> dict:
+    """Each build's scenarios, label -> list, run in alternation: scenario by scenario, every
+    build in turn."""
+    tables = {}
+    for label in builds(args):
+        runs = scenarios.table(load.connections)
+        if args.only:
+            wanted = args.only.split(",")
+            runs = [s for s in runs if s.kind in ("floor", "static")
+                    or any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted)]
+        tables[label] = runs
+    servers = {}
     try:
-        print(f"server: {server.url}, store {redact(args.store)}, pid {server.proc.pid}")
+        for label, (binary, templates) in builds(args).items():
+            settings = {"ROCKET_SESSION_STORE": args.store}
+            if templates:
+                settings["ROCKET_TEMPLATE_DIR"] = templates
+            servers[label] = start(settings, args.store, binary)
+            server = servers[label]
+            print(f"server {label}: {server.url}, {server.binary}, store {redact(args.store)}, "
+                  f"pid {server.proc.pid}")
         if args.store != "memory":
             print("note: /healthz pings the session store, so with a network store the floor "
                   "includes one round trip to it; compare ratios with a memory-store run")
-        wrk.run(server.url, wrk.Load(load.threads, load.connections, 1.0), path="/")  # warm-up
-        peak_known = server.reset_peak()
+        peak_known = {}
+        for label, server in servers.items():
+            wrk.run(server.url, wrk.Load(load.threads, load.connections, 1.0), path="/")  # warm-up
+            peak_known[label] = server.reset_peak()
         for round_ in range(args.repeat):
             if args.repeat > 1:
                 print(f"round {round_ + 1} of {args.repeat}", flush=True)
-            for s in runs:
-                run_one(s, server, load, peak_known)
-        if server.proc.poll() is not None:
-            fail(f"the server died during the run:{server.output_tail()}")
+            for at in range(len(tables["this"])):
+                for label, server in servers.items():
+                    run_one(tables[label][at], server, load, peak_known[label],
+                            label if len(servers) > 1 else "")
+        for label, server in servers.items():
+            if server.proc.poll() is not None:
+                fail(f"the server of {label} died during the run:{server.output_tail()}")
     finally:
-        server.stop()
-    for s in runs:
-        s.combine()
-    return runs
+        for server in servers.values():
+            server.stop()
+    for runs in tables.values():
+        for s in runs:
+            s.combine()
+    return tables
 
 
-def run_one(s, server, load, peak_known):
+def run_one(s, server, load, peak_known, label=""):
     """One scenario once; its result joins the scenario's earlier rounds."""
     try:
         server_cpu, wrk_cpu = server.cpu_seconds(), children_cpu()
@@ -163,7 +199,7 @@ def run_one(s, server, load, peak_known):
     peak = server.memory_kib()["VmHWM"] if peak_known else 0
     server.reset_peak()
     s.rounds.append((r, cpu, peak))
-    print(f"  {s.kind:<16} {s.strategy:<15} {str(s.items):<6} {r.rps:>9,.0f} req/s  "
+    print(f"  {label + ' ' if label else ''}{s.kind:<16} {s.strategy:<15} {str(s.items):<6} {r.rps:>9,.0f} req/s  "
           f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  CPU/req: server "
           f"{cpu[0]:5.1f} us, wrk {cpu[1]:5.1f} us  errors {report.errors(r)}", flush=True)
 
@@ -205,23 +241,30 @@ def main(argv):
         if results["stores"]["missed"] and args.strict:
             outcome = 1
     elif not args.memory:
-        runs = run_table(args, load)
+        tables = run_table(args, load)
         check = not args.smoke and args.store == "memory"
-        print()
-        print("\n".join(report.table(runs, check)))
-        print("\n".join(report.notes(runs)))
-        if any(s.result.status_errors for s in runs):
-            print("FAILED: some answers had a 4xx/5xx status (see the errors column)")
-            outcome = 1
-        if check:
-            lines, missed = report.targets(runs, load.connections)
-            print(f"targets of the main table ({missed} missed):")
-            print("\n".join(lines))
-            if missed and args.strict:
+        for label, runs in tables.items():
+            print()
+            if len(tables) > 1:
+                print(f"build {label}: {builds(args)[label][0] or BINARY}")
+            print("\n".join(report.table(runs, check)))
+            print("\n".join(report.notes(runs)))
+            if any(s.result.status_errors for s in runs):
+                print("FAILED: some answers had a 4xx/5xx status (see the errors column)")
                 outcome = 1
-        results["table"] = [dict(kind=s.kind, strategy=s.strategy, items=str(s.items),
-                                 peak_kib=s.peak_kib, server_cpu_us=s.cpu_us[0],
-                                 wrk_cpu_us=s.cpu_us[1], **vars(s.result)) for s in runs]
+            if check:
+                lines, missed = report.targets(runs, load.connections)
+                print(f"targets of the main table ({missed} missed):")
+                print("\n".join(lines))
+                if missed and args.strict:
+                    outcome = 1
+        if len(tables) > 1:
+            print()
+            print("\n".join(report.comparison(tables)))
+        results["table"] = {label: [dict(kind=s.kind, strategy=s.strategy, items=str(s.items),
+                                         peak_kib=s.peak_kib, server_cpu_us=s.cpu_us[0],
+                                         wrk_cpu_us=s.cpu_us[1], **vars(s.result)) for s in runs]
+                            for label, runs in tables.items()}
     if args.memory or (args.smoke and not args.callgrind):
         try:
             results["memory"] = memory.run(args, load, start)

@@ -80,7 +80,7 @@ def run(args, seconds=3.0) -> list:
         wrk.run(server.url, load, path="/")  # warm-up, not counted
         for s in scenarios.table(load.connections):
             wanted = args.only.split(",") if args.only else [""]
-            if s.kind != "floor" and not any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted):
+            if s.kind not in ("floor", "static") and not any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted):
                 continue
             cookie = s.prepare(server) if s.prepare else None
             headers = [f"Cookie: {cookie}"] if cookie else []
@@ -97,9 +97,12 @@ def run(args, seconds=3.0) -> list:
         server.stop()
     floor = [per for s, per in rows if s.kind == "floor"]
     floor = sum(floor) / len(floor)
-    print(f"\ninstructions per request, as a multiple of the floor ({floor:,.0f}):")
+    static = next(per for s, per in rows if s.kind == "static")
+    print(f"\ninstructions per request, as a multiple of the floor ({floor:,.0f}) and, for "
+          f"HTML pages, of static ({static:,.0f}):")
     for s, per in rows:
-        print(f"  {s.kind:<16} {s.strategy:<15} {str(s.items):<6} {per / floor:5.2f}x")
+        pages = f"  {per / static:5.2f}x static" if s.baseline == "static" else ""
+        print(f"  {s.kind:<16} {s.strategy:<15} {str(s.items):<6} {per / floor:5.2f}x{pages}")
     print(f"callgrind dumps (one per scenario): {out_dir}; read one with\n"
           f"  callgrind_annotate --inclusive=yes {out_dir}/callgrind.out.<pid>.<n> | head -60")
     return [dict(kind=s.kind, strategy=s.strategy, items=str(s.items), instructions=per)

@@ -51,33 +51,50 @@ def floor_of(runs):
 def verdict(scenario, runs, check_targets) -> str:
     result = scenario.result
     misses = []
-    if scenario.target is not None and ratio(scenario, runs) < scenario.target:
-        misses.append(f"req/s < {scenario.target}x")
+    base = scenario.baseline
+    if scenario.target is not None and ratio(scenario, runs, base) < scenario.target:
+        misses.append(f"req/s < {scenario.target}x {base}")
     if result.p99_ms >= P99_LIMIT_MS:
         misses.append(f"p99 >= {P99_LIMIT_MS:g} ms")
     if not check_targets:
         return ""
     if misses:
         return "MISS: " + ", ".join(misses)
-    return f"ok (>= {scenario.target}x)" if scenario.target is not None else "ok"
+    if scenario.target is None:
+        return "ok"
+    return f"ok (>= {scenario.target}x{'' if base == 'floor' else ' ' + base})"
 
 
-def round_ratios(scenario, runs) -> list:
-    """The scenario's req/s as a ratio to the floor of the same round, round by round."""
-    floors = [statistics.mean(f.rounds[i][0].rps for f in runs if f.kind == "floor")
-              for i in range(len(scenario.rounds))]
-    return [r.rps / floor for (r, _, _), floor in zip(scenario.rounds, floors)]
+def round_ratios(scenario, runs, base="floor") -> list:
+    """The scenario's req/s as a ratio to `base` (the floor, or `static`) in the same round,
+    round by round; empty when the run has no such scenario."""
+    bases = [s for s in runs if s.kind == base and s.rounds]
+    if not bases:
+        return []
+    means = [statistics.mean(b.rounds[i][0].rps for b in bases)
+             for i in range(len(scenario.rounds))]
+    return [r.rps / mean for (r, _, _), mean in zip(scenario.rounds, means)]
 
 
-def ratio(scenario, runs) -> float:
-    """req/s as a ratio to the floor: the median over rounds of the same-round ratios."""
-    return statistics.median(round_ratios(scenario, runs))
+def ratio(scenario, runs, base="floor") -> float:
+    """req/s as a ratio to `base`: the median over rounds of the same-round ratios."""
+    return statistics.median(round_ratios(scenario, runs, base) or [float("nan")])
 
 
-def spread(scenario, runs) -> str:
+def spread(scenario, runs, base="floor") -> str:
     """With several rounds, the lowest and highest same-round ratio."""
-    ratios = round_ratios(scenario, runs)
+    ratios = round_ratios(scenario, runs, base)
     return f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+
+
+def static_ratio(scenario, runs) -> str:
+    """The x static cell: for an HTML page (and for `static` itself, 1.00), its req/s as a
+    ratio to the compiled-in stylesheet's."""
+    if scenario.baseline != "static" and scenario.kind != "static":
+        return "-"
+    if not round_ratios(scenario, runs, "static"):
+        return "-"
+    return f"{ratio(scenario, runs, 'static'):.2f}" + spread(scenario, runs, "static")
 
 
 def errors(result) -> str:
@@ -95,7 +112,7 @@ def table(runs, check_targets) -> list:
     floors = [s.cpu_us[0] for s in runs if s.kind == "floor" and s.result]
     floor_cpu = sum(floors) / len(floors) or 1.0
     rounds = len(runs[0].rounds)
-    head = ["strategy", "scenario", "items", "req/s", "x floor", "p50 ms", "x floor",
+    head = ["strategy", "scenario", "items", "req/s", "x floor", "x static", "p50 ms", "x floor",
             "p99 ms", "x floor", "server CPU us/req", "x floor", "peak RSS MiB", "errors",
             "target"]
     rows = []
@@ -106,7 +123,7 @@ def table(runs, check_targets) -> list:
         rows.append([
             s.strategy, s.kind + (f" ({s.items})" if s.kind == "floor" else ""),
             "-" if s.kind == "floor" else str(s.items),
-            f"{r.rps:,.0f}", f"{ratio(s, runs):.2f}" + spread(s, runs),
+            f"{r.rps:,.0f}", f"{ratio(s, runs):.2f}" + spread(s, runs), static_ratio(s, runs),
             f"{r.p50_ms:.2f}", f"{r.p50_ms / floor_p50:.2f}",
             f"{r.p99_ms:.2f}", f"{r.p99_ms / floor_p99:.2f}",
             f"{s.cpu_us[0]:.1f}", f"{s.cpu_us[0] / floor_cpu:.2f}",
@@ -143,10 +160,11 @@ def targets(runs, connections) -> tuple:
     lines, missed = [], 0
     for s in runs:
         if s.result and s.target is not None:
-            ok = ratio(s, runs) >= s.target
+            value = ratio(s, runs, s.baseline)
+            ok = value >= s.target
             missed += not ok
             lines.append(f"  {'ok  ' if ok else 'MISS'} {s.kind} {s.strategy} {s.items}: "
-                         f"{ratio(s, runs):.2f}x the floor's req/s (target >= {s.target}x)")
+                         f"{value:.2f}x the {s.baseline}'s req/s (target >= {s.target}x)")
     slow = [s for s in runs if s.result and s.result.p99_ms >= P99_LIMIT_MS]
     floors = ", ".join(f"{s.result.p99_ms:.2f}" for s in runs if s.kind == "floor" and s.result)
     missed += bool(slow)
@@ -155,3 +173,22 @@ def targets(runs, connections) -> tuple:
                  f"{sum(1 for s in runs if s.result)} scenarios at or over it "
                  f"(the floor's own p99: {floors} ms)")
     return lines, missed
+
+
+def comparison(tables) -> list:
+    """The builds side by side: each scenario's req/s ratio to its baseline (the floor, or
+    `static` for a page), build by build, all from the same run."""
+    labels = list(tables)
+    head = ["strategy", "scenario", "items", "ratio to"] + labels
+    rows = []
+    for at, first in enumerate(tables[labels[0]]):
+        if first.kind in ("floor", "static") or first.result is None:
+            continue
+        base = first.baseline
+        rows.append([first.strategy, first.kind, str(first.items), base]
+                    + [f"{ratio(tables[l][at], tables[l], base):.2f}" for l in labels])
+    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return ["builds compared, req/s as a ratio to the same build's floor or static:",
+            line(head), rule] + [line(row) for row in rows]

@@ -106,10 +106,16 @@ fn no_cookie(slug: Slug) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct PageContext<'a> {
+struct PageContext {
     title: &'static str,
     instance: InstanceView,
-    columns: Vec<ColumnContext<'a>>,
+    /// One per column, in order; the column's HTML joins it as `html` (see [`Html::with_columns`]).
+    columns: Vec<ColumnSlot>,
+}
+
+#[derive(Serialize)]
+struct ColumnSlot {
+    slug: &'static str,
 }
 
 /// Reads the lists `page` shows for this visitor. With `refused`, a change to one of them was
@@ -167,8 +173,9 @@ impl Page {
                 sign_out: *slug == Slug::CookieSession,
                 live: view.as_ref().is_some_and(|v| v.expires_at.is_some()),
             })
-            .collect();
-        Html::new(name, &PageContext { title, instance, columns })
+            .collect::<Vec<_>>();
+        let slots = columns.iter().map(|column| ColumnSlot { slug: column.slug }).collect();
+        Html::with_columns(name, &PageContext { title, instance, columns: slots }, &columns)
     }
 }
 

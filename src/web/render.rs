@@ -48,14 +48,18 @@ impl Templates {
         })
     }
 
-    /// `template` rendered with `context`; `None` (and a log line) when it cannot be.
-    fn render(&self, template: &str, context: Value) -> Option<String> {
-        let registry = Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner));
-        registry
-            .render_with_context(template, &Context::from(context))
-            .map_err(|error| log::error!("template `{template}` failed to render: {error}"))
-            .ok()
+    /// The registry loaded last.
+    fn registry(&self) -> Arc<Handlebars<'static>> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// `template` rendered with `context`; `None` (and a log line) when it cannot be.
+fn render(registry: &Handlebars<'static>, template: &str, context: Value) -> Option<String> {
+    registry
+        .render_with_context(template, &Context::from(context))
+        .map_err(|error| log::error!("template `{template}` failed to render: {error}"))
+        .ok()
 }
 
 /// What the templates need besides themselves: the escape and the `explain` helper.
@@ -119,17 +123,58 @@ pub fn escape(text: &str) -> String {
 pub struct Html {
     template: &'static str,
     context: Result<Value, serde_json::Error>,
+    /// The page's columns, each rendered with [`COLUMN`] and its own context as the root.
+    columns: Vec<Result<Value, serde_json::Error>>,
 }
+
+/// The template of one strategy's column.
+pub const COLUMN: &str = "partials/strategy";
 
 impl Html {
     pub fn new(template: &'static str, context: &impl Serialize) -> Html {
-        Html { template, context: serde_json::to_value(context) }
+        Html { template, context: serde_json::to_value(context), columns: Vec::new() }
+    }
+
+    /// A page made of columns: each of `columns` is rendered on its own, with itself as the
+    /// root context, and the page finds its HTML as `columns.[i].html` (beside what
+    /// `context` puts there), to print unescaped: it was escaped as the column rendered.
+    ///
+    /// Why not `{{> partials/strategy}}` inside the page's `{{#each columns}}`: Handlebars
+    /// resolves every `{{name}}` from the root of the context, cloning each segment of the
+    /// path on the way, so inside the page a column's values cost `columns.[i].` on every
+    /// lookup, and its items `columns.[i].items.[j]`. Rendered with the column as the root,
+    /// the paths are one or two segments, and the partial needs no copy of the page's
+    /// render state. BENCHMARKS.md has the count.
+    pub fn with_columns(
+        template: &'static str,
+        context: &impl Serialize,
+        columns: &[impl Serialize],
+    ) -> Html {
+        let columns = columns.iter().map(serde_json::to_value).collect();
+        Html { columns, ..Html::new(template, context) }
     }
 
     /// The page's HTML, or `None` (and a log line) when it cannot be made.
     fn render(self, templates: &Templates) -> Option<String> {
-        let context = self.context.map_err(|error| log::error!("page context: {error}")).ok()?;
-        templates.render(self.template, context)
+        let registry = templates.registry();
+        let mut context = self.context.map_err(|error| log::error!("page context: {error}")).ok()?;
+        for (at, column) in self.columns.into_iter().enumerate() {
+            let column = column.map_err(|error| log::error!("column context: {error}")).ok()?;
+            let mut html = render(&registry, COLUMN, column)?;
+            // The page prints the column on a line of its own, which ends in the newline the
+            // column's last line has; a standalone `{{> partial}}` line drops its own instead.
+            if html.ends_with('\n') {
+                html.pop();
+            }
+            let slot = context.get_mut("columns").and_then(|columns| columns.get_mut(at));
+            let slot = slot.and_then(Value::as_object_mut);
+            let Some(slot) = slot else {
+                log::error!("template `{}`: no `columns.[{at}]` object for a column's HTML", self.template);
+                return None;
+            };
+            slot.insert("html".to_owned(), Value::String(html));
+        }
+        render(&registry, self.template, context)
     }
 }
 

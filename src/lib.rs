@@ -12,13 +12,15 @@
 //!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
 //!    revoked private cookies), and the opaque id; [`admission`]: the bounds on new sessions.
 //! 4. [`web`]: pages, forms, the JSON API, the cross-site write guard, error pages and bodies.
-//! 5. [`config`], [`cookies`], [`instance`], [`secret`], [`error`], [`clock`]: the supporting pieces.
+//! 5. [`config`], [`cookies`], [`instance`], [`secret`], [`error`], [`clock`], [`allocator`]: the
+//!    supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
 //! start from it. The AWS Lambda entry point (`lambda`, with `--features lambda`) builds the
 //! same app and answers function-URL events through Rocket's in-process client.
 
 pub mod admission;
+pub mod allocator;
 pub mod clock;
 pub mod config;
 pub mod cookies;

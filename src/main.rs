@@ -55,3 +55,7 @@ async fn shuttle(
 ) -> shuttle_rocket::ShuttleRocket {
     Ok(server_side_sessions::shuttle::build(secrets, database_url).into())
 }
+
+/// Every entry point allocates with mimalloc: why, and what it costs, in `allocator.rs`.
+#[global_allocator]
+static ALLOCATOR: server_side_sessions::allocator::Allocator = server_side_sessions::allocator::Allocator;

@@ -64,24 +64,6 @@ impl MemoryStore {
     }
 }
 
-/// Hands memory that the purge freed back to the operating system.
-///
-/// Freeing a record returns its bytes to the allocator, not to the system: glibc keeps freed
-/// blocks in its arenas for reuse and releases only free space at the top of a heap, so after
-/// 100,000 sessions expired the process still held 90% of their memory (BENCHMARKS.md).
-/// `malloc_trim(0)` releases the free pages of every arena; it runs only after a purge that
-/// removed something, at most once per purge interval, and takes a few milliseconds. Other
-/// allocators (musl, or a global allocator like jemalloc) have their own policies, so there
-/// this does nothing.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes no
-    // pointers from us and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 #[rocket::async_trait]
 impl SessionStore for MemoryStore {
     fn backend(&self) -> &'static str {
@@ -143,7 +125,7 @@ impl SessionStore for MemoryStore {
         let purged = before - map.len();
         drop(map);
         if purged > 0 {
-            release_freed_memory();
+            crate::allocator::release_freed_memory();
         }
         Ok(purged)
     }

@@ -100,9 +100,13 @@ impl RedisStore {
             }
         }
         .map_err(|e| format!("`session_store` is not a usable Redis URL: {e}"))?;
+        // No response timeout of the connection's own: every call already runs under
+        // `bounded` (the same TIMEOUT), and a second timer per call cost instructions on
+        // every read for nothing. A timeout does not make the manager reconnect either way
+        // (only a dropped connection does), so nothing else depends on it.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(super::TIMEOUT))
+            .set_response_timeout(None)
             // Give up on a reconnection quickly; the next request starts another one.
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
@@ -130,8 +134,10 @@ impl RedisStore {
     /// exists is live (its TTL is its deadline); the check in Rust covers clocks that differ
     /// between instances.
     async fn read(&self, key: &str) -> Result<Option<(Record, String)>, RedisError> {
-        let (mut get, mut connection) = (redis::cmd("HMGET"), self.connection.clone());
-        get.arg(key).arg(&["items", "created_ms", "seen_ms", "version"]);
+        // Sized for the whole command up front: growing it argument by argument reallocated.
+        let (mut get, mut connection) =
+            (redis::Cmd::with_capacity(6, 48 + key.len()), self.connection.clone());
+        get.arg("HMGET").arg(key).arg(&["items", "created_ms", "seen_ms", "version"]);
         let raw: Raw = get.query_async(&mut connection).await?;
         let (Some(items), Some(created_ms), Some(seen_ms), Some(version)) = raw else { return Ok(None) };
         let items: ItemList = serde_json::from_str(&items).map_err(|e| unreadable(&e))?;

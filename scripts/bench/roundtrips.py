@@ -4,9 +4,9 @@ wire rather than read from the code.
 For each store, a small TCP proxy (asyncio, in a thread) sits between the app and the store:
 the app is started with its store URL pointed at the proxy's port. The proxy counts *turns*
 on each connection: a send from the app that follows a reply from the store (or opens the
-connection). A command and its reply is one turn; several commands written together before
-the store answers (a pipeline, or Postgres's Parse/Bind/Execute/Sync) are one turn too, which
-is what a round trip costs in waiting.
+connection). A command and its reply is one turn; several commands written before the store
+answers (a pipeline, or several protocol messages sent at once) are one turn too, which is
+what a round trip costs in waiting.
 
 Visitors hold 10 items in each strategy (prepared as the main table's are, and sent together,
 as a browser would send all three cookies); each route gets a few warm-up requests, then

@@ -20,6 +20,7 @@ import coldstart
 import flood
 import memory
 import report
+import roundtrips
 import scenarios
 import stores
 import wrk
@@ -50,6 +51,10 @@ def options(argv):
                    help="instead: the stores scenario, one server per store (e.g. "
                         "memory,redis://127.0.0.1:6379/15), measured in alternation: what a "
                         "read costs with each store, as ratios")
+    p.add_argument("--roundtrips", metavar="URL,URL",
+                   help="instead: round trips to each network store per request, for each page "
+                        "and API read, counted by a proxy between the app and the store (e.g. "
+                        "redis://127.0.0.1:6379/15,postgres://postgres@127.0.0.1:5432/test)")
     p.add_argument("--before", metavar="BINARY",
                    help="with --stores: also run every store on this other build (e.g. a copy "
                         "of main's release binary), in the same alternation: before and after "
@@ -228,6 +233,14 @@ def main(argv):
     elif args.flood:
         results["flood"] = flood.run(args, load, start)
         outcome = results["flood"]["outcome"]
+    elif args.roundtrips:
+        try:
+            results["roundtrips"] = roundtrips.run(args, start, redact)
+        except RuntimeError as error:
+            fail(f"round trips: {error}")
+        print()
+        print("\n".join(results["roundtrips"]["table"]))
+        outcome = results["roundtrips"].pop("outcome")
     elif args.stores:
         try:
             results["stores"] = stores.run(args, load, start, redact)

@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script, TlsCertificates};
+use redis::{FromRedisValue, RedisError, Script, TlsCertificates};
 
 use super::tls::RootCa;
 use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
@@ -78,8 +78,12 @@ pub struct RedisStore {
     turns: WriteTurns,
 }
 
-/// A stored record as read: the fields of the hash, before parsing (all `None`: no such key).
-type Raw = (Option<String>, Option<u64>, Option<u64>, Option<String>);
+/// The fields of a record's hash that a read needs, and with the version that a write checks.
+/// A session's hash is created with all four at once (`create`), so one present means all.
+const RECORD: [&str; 3] = ["items", "created_ms", "seen_ms"];
+const VERSIONED: [&str; 4] = ["items", "created_ms", "seen_ms", "version"];
+/// The fields of [`VERSIONED`] as read, before parsing (all `None`: no such key).
+type Versioned = (Option<String>, Option<u64>, Option<u64>, Option<String>);
 
 impl RedisStore {
     /// A store for the Redis at `url`, its keys under `prefix` ([`DEFAULT_PREFIX`] for the
@@ -100,9 +104,13 @@ impl RedisStore {
             }
         }
         .map_err(|e| format!("`session_store` is not a usable Redis URL: {e}"))?;
+        // No response timeout of the connection's own: every call already runs under
+        // `bounded` (the same TIMEOUT), and a second timer per call cost instructions on
+        // every read for nothing. A timeout does not make the manager reconnect either way
+        // (only a dropped connection does), so nothing else depends on it.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(super::TIMEOUT))
+            .set_response_timeout(None)
             // Give up on a reconnection quickly; the next request starts another one.
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
@@ -126,17 +134,43 @@ impl RedisStore {
         format!("{}{}", self.prefix, id.storage_key())
     }
 
-    /// Reads the record under `key` and its version, in one plain round trip. A key that
-    /// exists is live (its TTL is its deadline); the check in Rust covers clocks that differ
-    /// between instances.
-    async fn read(&self, key: &str) -> Result<Option<(Record, String)>, RedisError> {
-        let (mut get, mut connection) = (redis::cmd("HMGET"), self.connection.clone());
-        get.arg(key).arg(&["items", "created_ms", "seen_ms", "version"]);
-        let raw: Raw = get.query_async(&mut connection).await?;
-        let (Some(items), Some(created_ms), Some(seen_ms), Some(version)) = raw else { return Ok(None) };
+    /// `HMGET key fields...`, in one plain round trip.
+    async fn hmget<T: FromRedisValue>(&self, key: &str, fields: &[&str]) -> Result<T, RedisError> {
+        // Sized for the whole command up front: growing it argument by argument reallocated.
+        let mut get = redis::Cmd::with_capacity(2 + fields.len(), 48 + key.len());
+        get.arg("HMGET").arg(key).arg(fields);
+        get.query_async(&mut self.connection.clone()).await
+    }
+
+    /// Reads the record under `key`, in one plain round trip. A key that exists is live (its
+    /// TTL is its deadline); the check in Rust covers clocks that differ between instances.
+    async fn read(&self, key: &str) -> Result<Option<Record>, RedisError> {
+        let (items, created_ms, seen_ms): (Option<String>, Option<u64>, Option<u64>) =
+            self.hmget(key, &RECORD).await?;
+        self.live(items, created_ms, seen_ms)
+    }
+
+    /// [`Self::read`], with the version a write must find unchanged. Only writers ask for
+    /// it: every field of a reply costs parsing on both sides, so a plain read leaves it out.
+    async fn read_versioned(&self, key: &str) -> Result<Option<(Record, String)>, RedisError> {
+        let (items, created_ms, seen_ms, version): Versioned = self.hmget(key, &VERSIONED).await?;
+        let Some(version) = version else { return Ok(None) };
+        Ok(self.live(items, created_ms, seen_ms)?.map(|record| (record, version)))
+    }
+
+    /// The record from the fields of its hash, if they are all there and it is live.
+    fn live(
+        &self,
+        items: Option<String>,
+        created_ms: Option<u64>,
+        seen_ms: Option<u64>,
+    ) -> Result<Option<Record>, RedisError> {
+        let (Some(items), Some(created_ms), Some(seen_ms)) = (items, created_ms, seen_ms) else {
+            return Ok(None);
+        };
         let items: ItemList = serde_json::from_str(&items).map_err(|e| unreadable(&e))?;
         let record = Record { items, created_ms, seen_ms };
-        Ok(record.is_live(&self.lifetimes, now_ms()).then_some((record, version)))
+        Ok(record.is_live(&self.lifetimes, now_ms()).then_some(record))
     }
 
     /// Records a visit to `record` if its last one is older than [`Lifetimes::refresh_after`]
@@ -156,7 +190,9 @@ impl RedisStore {
 
     /// One optimistic attempt at `update`: `None` if another write got in first.
     async fn try_update(&self, key: &str, op: &Op) -> Result<Option<Updated>, RedisError> {
-        let Some((mut record, version)) = self.read(key).await? else { return Ok(Some(Updated::Missing)) };
+        let Some((mut record, version)) = self.read_versioned(key).await? else {
+            return Ok(Some(Updated::Missing));
+        };
         if let Err(refused) = record.items.apply(op) {
             // Still a visit: the deadline moves as for a read.
             return Ok(Some(match self.touch_if_stale(key, record).await? {
@@ -197,7 +233,7 @@ impl SessionStore for RedisStore {
         let key = self.key(id);
         bounded("redis", "load", async {
             match self.read(&key).await? {
-                Some((record, _)) => self.touch_if_stale(&key, record).await,
+                Some(record) => self.touch_if_stale(&key, record).await,
                 None => Ok(None),
             }
         })

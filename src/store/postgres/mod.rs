@@ -11,6 +11,8 @@
 //!   Private-cookie revocation epochs live in a table of their own ([`epochs`]).
 //! - **What it costs:** one statement per read, two per write, and a pooled connection
 //!   while each runs; every statement that changes a row waits for Postgres's commit to disk.
+//!   On the wire a statement is three round trips: sqlx pings the connection as the pool
+//!   hands it out and again as it goes back (`scripts/bench.sh --roundtrips` counts them).
 //! - **How it fails:** the pool connects lazily and replaces broken connections, so the app
 //!   starts while Postgres is down and recovers when it comes back; meanwhile each call fails
 //!   within [`super::TIMEOUT`] and visitors get a 503. The schema migration runs before the

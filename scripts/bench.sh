@@ -11,6 +11,7 @@
 #   scripts/bench.sh --stores memory,redis://127.0.0.1:6379/15   # one server per store, alternating
 #   scripts/bench.sh --roundtrips redis://127.0.0.1:6379/15,postgres://postgres@127.0.0.1:5432/test
 #                                      # round trips to each store per page and API read
+#   scripts/bench.sh --no-build --build before=OLD_BINARY:OLD_TEMPLATES   # two builds, one run
 #   scripts/bench.sh --help            # every option
 #
 # Builds the release binary (skip with --no-build), starts it on a free loopback port with a

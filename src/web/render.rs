@@ -13,6 +13,8 @@
 //! - The explanations (`partials/explain-<slug>`), whose text depends on no request, are
 //!   rendered once per load; the `explain` helper prints the text.
 //! - Escaping copies runs of text that need no escape instead of one character at a time.
+//! - Each strategy's column is rendered on its own, with itself as the root context
+//!   ([`Html::with_columns`]), and the page around the columns after.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};

@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [seconds-per-target]
 # Needs cargo-fuzz (installed here when missing). `-s none`: no sanitizer, so it builds on
 # the stable toolchain; the targets assert their invariants themselves, and Rust is memory
-# safe without `unsafe` in this crate.
+# safe: the crate's one `unsafe` block (allocator.rs) hands the allocator no pointers.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-60}"

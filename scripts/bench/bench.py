@@ -149,12 +149,7 @@ def run_table(args, load) -> dict:
     build in turn."""
     tables = {}
     for label in builds(args):
-        runs = scenarios.table(load.connections)
-        if args.only:
-            wanted = args.only.split(",")
-            runs = [s for s in runs if s.kind in ("floor", "static")
-                    or any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted)]
-        tables[label] = runs
+        tables[label] = scenarios.selected(scenarios.table(load.connections), args.only)
     servers = {}
     try:
         for label, (binary, templates) in builds(args).items():

@@ -78,10 +78,7 @@ def run(args, seconds=3.0) -> list:
     try:
         server.start()
         wrk.run(server.url, load, path="/")  # warm-up, not counted
-        for s in scenarios.table(load.connections):
-            wanted = args.only.split(",") if args.only else [""]
-            if s.kind not in ("floor", "static") and not any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted):
-                continue
+        for s in scenarios.selected(scenarios.table(load.connections), args.only):
             cookie = s.prepare(server) if s.prepare else None
             headers = [f"Cookie: {cookie}"] if cookie else []
             holder = {}

@@ -6,7 +6,7 @@ import platform
 import statistics
 import subprocess
 
-from scenarios import P99_LIMIT_MS
+from scenarios import BASELINES, P99_LIMIT_MS
 
 
 def load_average() -> str:
@@ -106,6 +106,14 @@ def errors(result) -> str:
     return ", ".join(parts) or "0"
 
 
+def markdown(head, rows) -> list:
+    """A Markdown table, its columns padded to line up."""
+    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return [line(head), rule] + [line(row) for row in rows]
+
+
 def table(runs, check_targets) -> list:
     """The table as Markdown lines, ready to paste into BENCHMARKS.md."""
     floor_rps, floor_p50, floor_p99 = floor_of(runs)
@@ -130,10 +138,7 @@ def table(runs, check_targets) -> list:
             f"{s.peak_kib / 1024:.1f}" if s.peak_kib else "-",
             errors(r), verdict(s, runs, check_targets),
         ])
-    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    out = [line(head), rule] + [line(row) for row in rows]
+    out = markdown(head, rows)
     out.append("")
     if rounds > 1:
         out.append(f"{rounds} rounds: each number is the median of its rounds, each req/s ratio "
@@ -182,13 +187,9 @@ def comparison(tables) -> list:
     head = ["strategy", "scenario", "items", "ratio to"] + labels
     rows = []
     for at, first in enumerate(tables[labels[0]]):
-        if first.kind in ("floor", "static") or first.result is None:
+        if first.kind in BASELINES or first.result is None:
             continue
         base = first.baseline
         rows.append([first.strategy, first.kind, str(first.items), base]
                     + [f"{ratio(tables[l][at], tables[l], base):.2f}" for l in labels])
-    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return ["builds compared, req/s as a ratio to the same build's floor or static:",
-            line(head), rule] + [line(row) for row in rows]
+    return ["builds compared, req/s as a ratio to the same build's floor or static:"] + markdown(head, rows)

@@ -143,6 +143,17 @@ def static() -> Scenario:
                     note=f"GET {STATIC_PATH} (8 KB compiled in: page-sized bytes, no template)")
 
 
+BASELINES = ("floor", "static")  # what ratios are taken against: they always run
+
+
+def selected(runs, only) -> list:
+    """`runs` narrowed to --only's comma-separated TEXTs (matched against "kind strategy
+    items"), with the baselines kept; all of them without --only."""
+    wanted = only.split(",") if only else [""]
+    return [s for s in runs if s.kind in BASELINES
+            or any(w in f"{s.kind} {s.strategy} {s.items}" for w in wanted)]
+
+
 def table(connections: int = 32) -> list:
     """Every scenario of the main table, in the order they run."""
     reset_at, brake_at = add_limits(connections)

@@ -154,6 +154,8 @@ def run(args, start, redact) -> dict:
                   f"{server.url}", flush=True)
             cookie = prepare(server)
             name = backend(url)
+            if any(seen == name for seen, _ in counts):  # a second URL of the same kind
+                name = redact(url)
             for kind, path in ROUTES:
                 counts[(name, path)] = count(server, proxy, path, cookie)
                 print(f"  {kind:<9} {path:<27} {counts[(name, path)]:5.2f} round trips/request",

@@ -6,8 +6,8 @@
 //! every lookup, a copy of every value, its escaped copy). With mimalloc a page costs about a
 //! fifth fewer instructions and the cheapest request about a seventh fewer (BENCHMARKS.md,
 //! "Pages, measured against static bytes"). What it costs: the process starts at about
-//! 20 MiB resident instead of 9 (per-thread heaps, reserved up front), the same bytes per
-//! session, and freed memory goes back only when asked ([`release_freed_memory`]).
+//! 20 MiB resident instead of 9 (per-thread heaps, reserved up front), though a session
+//! takes fewer bytes, and freed memory goes back only when asked ([`release_freed_memory`]).
 
 pub use mimalloc::MiMalloc as Allocator;
 

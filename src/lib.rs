@@ -5,15 +5,16 @@
 //!
 //! 1. [`item`]: the list and its rules, shared by every strategy.
 //! 2. [`strategy`]: the three strategies behind one trait: [`strategy::global`],
-//!    [`strategy::server_session`] and [`strategy::cookie_session`], and next to the last,
-//!    [`strategy::signed_session`]: the list signed but not encrypted, as Flask does. The two
-//!    cookie strategies are codecs on one core, [`strategy::cookie`].
+//!    [`strategy::server_session`] and [`strategy::private_cookie`], and next to the last,
+//!    [`strategy::signed_cookie`]: the list signed but not encrypted, as Flask does. The two
+//!    cookie strategies are codecs on one core, [`strategy::client_side`].
 //! 3. [`store`] and [`session_id`]: the session store (a stage of its own, [`store::stage()`]:
 //!    its two traits, the memory, Redis and Postgres backends, and this process's copy of the
-//!    revoked private cookies), and the opaque id; [`admission`]: the bounds on new sessions.
+//!    revoked private cookies), and the opaque id; [`admission`]: the bounds on new sessions
+//!    (a stage of its own too), and which address is the client's.
 //! 4. [`web`]: pages, forms, the JSON API, the cross-site write guard, error pages and bodies.
-//! 5. [`config`], [`cookies`], [`instance`], [`secret`], [`error`], [`clock`], [`allocator`]: the
-//!    supporting pieces.
+//! 5. [`config`], [`cookie_rules`], [`instance`], [`secret`], [`error`], [`clock`],
+//!    [`allocator`]: the supporting pieces.
 //!
 //! [`rocket()`] builds the whole app; `cargo run`, the Shuttle entry point and the tests all
 //! start from it. The AWS Lambda entry point (`lambda`, with `--features lambda`) builds the
@@ -23,7 +24,7 @@ pub mod admission;
 pub mod allocator;
 pub mod clock;
 pub mod config;
-pub mod cookies;
+pub mod cookie_rules;
 pub mod error;
 pub mod instance;
 pub mod item;
@@ -48,16 +49,19 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The app, configured from `figment` (tests and the Shuttle entry point pass their own).
-/// Each stage wires itself up; order matters only in that `config` comes first and the
-/// store before the strategies that take it from Rocket state.
+/// Each stage wires itself up and manages only its own state; order matters only in that
+/// `config` comes first, and the store before admission and the strategies, which take it
+/// from Rocket state.
 pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(config::stage())
+        .attach(secret::stage())
         .attach(instance::stage())
         .attach(store::stage())
+        .attach(admission::stage())
         .attach(strategy::global::stage())
         .attach(strategy::server_session::stage())
-        .attach(strategy::cookie_session::stage())
-        .attach(strategy::signed_session::stage())
+        .attach(strategy::private_cookie::stage())
+        .attach(strategy::signed_cookie::stage())
         .attach(web::stage())
 }

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
+use rocket::fairing::AdHoc;
 use rocket::figment::value::Value;
 use rocket::figment::Figment;
 
@@ -43,6 +44,24 @@ const HOW_TO_MAKE_A_KEY: &str = "make one and keep it in the environment: \
 store); for `cargo shuttle run`, put the output of `openssl rand -base64 32` in the git-ignored \
 Secrets.toml as `ROCKET_SECRET_KEY = \"<that output>\"`; never in Rocket.toml, which is \
 committed";
+
+/// Reads the keys once, at ignition, and manages them for the cookie strategies. A missing or
+/// weak key stops the launch with a message that says how to make one.
+pub fn stage() -> AdHoc {
+    AdHoc::try_on_ignite("Secret keys", |rocket| async {
+        if rocket.state::<crate::config::AppConfig>().is_none() {
+            // The configuration stage failed and has said why; one message is enough.
+            return Err(rocket);
+        }
+        match resolve(rocket.figment()) {
+            Ok(keys) => Ok(rocket.manage(keys)),
+            Err(message) => {
+                log::error!("{message}");
+                Err(rocket)
+            }
+        }
+    })
+}
 
 /// Reads the configured keys, or makes a temporary one in the debug profile.
 pub fn resolve(figment: &Figment) -> Result<SecretKeys, String> {

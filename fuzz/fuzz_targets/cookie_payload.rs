@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use server_side_sessions::item::{Item, ItemList, Op};
 use server_side_sessions::secret::SecretKeys;
-use server_side_sessions::strategy::cookie::{open, seal, Payload};
-use server_side_sessions::strategy::cookie_session::Sealed;
+use server_side_sessions::strategy::client_side::{open, seal, Payload};
+use server_side_sessions::strategy::private_cookie::Sealed;
 
 fuzz_target!(|input: (&str, Vec<String>)| {
     let (raw, items) = input;

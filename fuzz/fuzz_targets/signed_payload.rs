@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use server_side_sessions::item::{Item, Op};
 use server_side_sessions::secret::SecretKeys;
-use server_side_sessions::strategy::cookie::{open, seal, Opened, Payload};
-use server_side_sessions::strategy::signed_session::Signed;
+use server_side_sessions::strategy::client_side::{open, seal, Opened, Payload};
+use server_side_sessions::strategy::signed_cookie::Signed;
 
 fuzz_target!(|input: (&str, Vec<String>)| {
     let (raw, items) = input;

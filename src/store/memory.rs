@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use rocket::tokio::sync::mpsc;
 
-use super::epochs::FEED_BUFFER;
-use super::{Change, EpochStore, Feed, Record, SessionStore, StoreError, Updated};
+use super::revocation::FEED_BUFFER;
+use super::{Change, Feed, Record, RevocationStore, SessionStore, StoreError, Updated};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
 use crate::item::{ItemList, Op};
@@ -26,7 +26,7 @@ pub struct MemoryStore {
     /// Private-cookie family -> (revocation epoch, forget after Unix ms).
     epochs: Mutex<HashMap<String, (u64, u64)>>,
     /// Where raises are announced: only this process can make them, but the copy kept by
-    /// [`super::Revocations`] follows this store the way it follows a network one.
+    /// [`super::RevocationCopy`] follows this store the way it follows a network one.
     subscribers: Mutex<Vec<mpsc::Sender<Change>>>,
 }
 
@@ -137,7 +137,7 @@ impl SessionStore for MemoryStore {
 }
 
 #[rocket::async_trait]
-impl EpochStore for MemoryStore {
+impl RevocationStore for MemoryStore {
     fn per_process(&self) -> bool {
         true
     }

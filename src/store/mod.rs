@@ -5,8 +5,8 @@
 //!   timestamps) and enforces the [`Lifetimes`] it was built with: a record not seen for
 //!   `idle`, or older than `max`, is gone as far as every method is concerned, and
 //!   `purge_expired` frees it. Store are keyed by [`SessionId::storage_key`], never by the id.
-//! - [`EpochStore`] keeps one number per private-cookie family ("sign out everywhere" raises
-//!   it) and tells every instance when one rises; [`Revocations`] is this process's copy of
+//! - [`RevocationStore`] keeps one number per private-cookie family ("sign out everywhere" raises
+//!   it) and tells every instance when one rises; [`RevocationCopy`] is this process's copy of
 //!   them, so reading a private cookie asks no one.
 //!
 //! The traits are async and fallible because real stores (Redis, Postgres) are across a
@@ -24,17 +24,15 @@
 //! A network store never holds up a request for long: every call gives up after [`TIMEOUT`]
 //! with a [`StoreError`], which the app answers with 503. Nothing falls back to memory.
 
-pub mod epochs;
 pub mod memory;
 pub mod postgres;
 pub mod redis;
-pub mod revocations;
+pub mod revocation;
 pub mod stage;
-
-pub use epochs::{Change, EpochStore, Feed};
-pub use revocations::Revocations;
-pub use stage::{open, stage, Backend, SharedDatabase, Store};
 pub mod tls;
+
+pub use revocation::{Change, Feed, RevocationCopy, RevocationStore};
+pub use stage::{open, stage, Backend, SharedDatabase, Store};
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,17 +1,15 @@
 //! The store as a stage of its own: opened once, from `session_store`, and handed out as
 //! Rocket state to whoever needs it, so no strategy opens, owns or names a backend.
 //!
-//! [`stage`] manages three handles:
-//! - [`Store`]: the session store, for the server-side strategy, `/healthz` and
-//!   `/api/inspect`;
-//! - [`Revocations`] (in an `Arc`): this process's copy of the revoked private-cookie
+//! [`stage`] manages two handles:
+//! - [`Store`]: the session store, for the server-side strategy, the bounds on new sessions
+//!   ([`crate::admission`]), `/healthz` and `/api/inspect`;
+//! - [`RevocationCopy`] (in an `Arc`): this process's copy of the revoked private-cookie
 //!   families, for the private-cookie strategy;
-//! - [`Admission`] (in an `Arc`): the bounds on new sessions (a limit on live sessions and a
-//!   rate per client), the same whichever backend is behind them;
 //!
-//! and runs four things once the server is up: a first reach for the store (connecting, and
-//! for Postgres migrating), the purge of expired sessions and epochs, the recount of live
-//! sessions for [`Admission`], and the task that keeps the revocation copy current.
+//! and runs three things once the server is up: a first reach for the store (connecting, and
+//! for Postgres migrating), the purge of expired sessions and revocations, and the task that
+//! keeps the revocation copy current.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -20,8 +18,7 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 
 use super::tls::RootCa;
-use super::{memory, postgres, redis, EpochStore, Revocations, SessionStore};
-use crate::admission::{self, Admission};
+use super::{memory, postgres, redis, RevocationCopy, RevocationStore, SessionStore};
 use crate::config::{AppConfig, Lifetimes};
 
 /// The connection string of the database the platform provides (Shuttle's
@@ -45,14 +42,14 @@ impl Deref for Store {
 /// backend implements both, and the store stage hands each half to whoever needs it.
 #[derive(Clone)]
 pub struct Backend {
-    pub records: Arc<dyn SessionStore>,
-    pub epochs: Arc<dyn EpochStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub revocations: Arc<dyn RevocationStore>,
 }
 
 impl Backend {
-    pub fn of<S: SessionStore + EpochStore>(store: S) -> Backend {
+    pub fn of<S: SessionStore + RevocationStore>(store: S) -> Backend {
         let store = Arc::new(store);
-        Backend { records: store.clone(), epochs: store }
+        Backend { sessions: store.clone(), revocations: store }
     }
 }
 
@@ -113,22 +110,13 @@ pub fn stage() -> AdHoc {
                 return Err(rocket);
             }
         };
-        let name = backend.records.backend();
-        log::info!("session store: {name}");
-        let revocations = Arc::new(Revocations::new(backend.epochs.clone(), name));
-        let admission = Arc::new(Admission::from_config(&config));
-        log::info!(
-            "new server-side sessions: at most {} live, {} a minute per client (bursts of {})",
-            config.session_limit,
-            config.session_rate_per_minute,
-            config.session_rate_burst
-        );
+        let name = backend.sessions.backend();
+        let revocations = Arc::new(RevocationCopy::new(backend.revocations.clone(), name));
         Ok(rocket
-            .manage(Store(backend.records.clone()))
+            .manage(Store(backend.sessions.clone()))
             .manage(revocations.clone())
-            .manage(admission.clone())
-            .attach(check_at_start(backend.records.clone()))
-            .attach(recount_in_background(backend.records.clone(), admission))
+            .attach(crate::config::announce(vec![format!("session store: {name}")]))
+            .attach(check_at_start(backend.sessions.clone()))
             .attach(purge_in_background(backend, config.lifetimes()))
             .attach(AdHoc::on_liftoff("Revocation copy", move |rocket| {
                 let shutdown = rocket.shutdown();
@@ -165,23 +153,8 @@ fn purge_in_background(backend: Backend, lifetimes: Lifetimes) -> AdHoc {
     })
 }
 
-/// Replaces [`Admission`]'s estimate of live sessions with the store's own count every
-/// [`admission::RECOUNT_EVERY`], so that expiries (and other instances' sessions) count. A
-/// store that is down keeps the estimate as it was.
-fn recount_in_background(store: Arc<dyn SessionStore>, admission: Arc<Admission>) -> AdHoc {
-    periodically("Live-session recount", admission::RECOUNT_EVERY, move || {
-        let (store, admission) = (store.clone(), admission.clone());
-        async move {
-            let began = admission.recount_begins();
-            if let Ok(live) = store.count().await {
-                admission.recount(began, live);
-            }
-        }
-    })
-}
-
 /// Runs `task` every `period` (the first time at liftoff) until the server shuts down.
-fn periodically<F, Fut>(name: &'static str, period: Duration, task: F) -> AdHoc
+pub(crate) fn periodically<F, Fut>(name: &'static str, period: Duration, task: F) -> AdHoc
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -207,12 +180,12 @@ where
 }
 
 async fn purge(backend: &Backend) {
-    match backend.records.purge_expired().await {
+    match backend.sessions.purge_expired().await {
         Ok(0) => {}
         Ok(n) => log::info!("purged {n} expired sessions"),
         Err(e) => log::warn!("purging expired sessions failed: {e}"),
     }
-    if let Err(e) = backend.epochs.purge_expired().await {
+    if let Err(e) = backend.revocations.purge_expired().await {
         log::warn!("purging expired revocation epochs failed: {e}");
     }
 }

@@ -1,23 +1,23 @@
 //! The three places this app keeps the same list, behind one [`Strategy`] trait.
 //!
 //! Reading order: [`global`] (one list in the process), [`server_session`] (an id in the
-//! browser, the list in a store), [`cookie_session`] (the list itself, encrypted, in the
+//! browser, the list in a store), [`private_cookie`] (the list itself, encrypted, in the
 //! browser). Each module's own doc says where its data lives, how long it lasts, who can
 //! read it, what it costs and how it fails. Routes never name a strategy's internals: they
 //! take the [`Strategies`] guard and ask it for the one a [`Slug`] names.
 //!
-//! [`signed_session`] is a fourth, smaller one, shown on the private-cookie page rather than
+//! [`signed_cookie`] is a fourth, smaller one, shown on the private-cookie page rather than
 //! compared: the list in a cookie that is signed but not encrypted, which is what Flask's
 //! `session` does by default. It follows the same rules, so the same routes and tests serve it.
 //!
-//! The two cookie strategies are one [`cookie`] core with two codecs: the core reads, checks,
+//! The two cookie strategies are one [`client_side`] core with two codecs: the core reads, checks,
 //! refreshes and writes the cookie; each codec only seals and opens its value.
 
-pub mod cookie;
-pub mod cookie_session;
+pub mod client_side;
 pub mod global;
+pub mod private_cookie;
 pub mod server_session;
-pub mod signed_session;
+pub mod signed_cookie;
 mod slug;
 
 use std::marker::PhantomData;
@@ -26,8 +26,9 @@ use rocket::request::{self, FromRequest, Request};
 use serde::Serialize;
 
 pub use self::slug::Slug;
-use crate::config::{AppConfig, CookiePolicy, Lifetimes};
-use crate::cookies;
+use crate::config::{AppConfig, Lifetimes};
+use crate::cookie_rules;
+use crate::cookie_rules::CookiePolicy;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 
@@ -53,11 +54,11 @@ impl CookieView {
     /// it in `Set-Cookie`, percent-encoded (a `/` in base64 is `%2F` there, 3 bytes), so that
     /// is the form this view measures and shows.
     pub fn new(name: &str, value: &str, status: impl Into<String>) -> CookieView {
-        let stored = cookies::stored_value(name, value);
+        let stored = cookie_rules::stored_value(name, value);
         CookieView {
             name: name.to_owned(),
             bytes: name.len() + stored.len(),
-            limit: cookies::LIMIT,
+            limit: cookie_rules::LIMIT,
             preview: shorten(&stored),
             status: status.into(),
             readable: None,
@@ -120,8 +121,8 @@ pub trait Strategy: Send + Sync {
 pub struct Strategies<'r> {
     pub global: global::Global<'r>,
     pub server: server_session::ServerSession<'r>,
-    pub cookie: cookie_session::CookieSession<'r>,
-    pub signed: signed_session::SignedSession<'r>,
+    pub private: private_cookie::PrivateCookie<'r>,
+    pub signed: signed_cookie::SignedCookie<'r>,
 }
 
 impl Strategies<'_> {
@@ -129,7 +130,7 @@ impl Strategies<'_> {
         match slug {
             Slug::Global => &self.global,
             Slug::ServerSession => &self.server,
-            Slug::CookieSession => &self.cookie,
+            Slug::CookieSession => &self.private,
             Slug::SignedSession => &self.signed,
         }
     }
@@ -142,9 +143,9 @@ impl<'r> FromRequest<'r> for Strategies<'r> {
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
         let global = rocket::outcome::try_outcome!(request.guard().await);
         let server = rocket::outcome::try_outcome!(request.guard().await);
-        let cookie = rocket::outcome::try_outcome!(request.guard().await);
+        let private = rocket::outcome::try_outcome!(request.guard().await);
         let signed = rocket::outcome::try_outcome!(request.guard().await);
-        request::Outcome::Success(Strategies { global, server, cookie, signed })
+        request::Outcome::Success(Strategies { global, server, private, signed })
     }
 }
 
@@ -159,7 +160,7 @@ pub struct CookieSettings<S> {
 }
 
 impl<S> CookieSettings<S> {
-    /// The settings of cookie `base` (one of [`crate::cookies`]' names).
+    /// The settings of cookie `base` (one of [`crate::cookie_rules`]' names).
     pub fn new(config: &AppConfig, base: &'static str) -> CookieSettings<S> {
         let policy = config.cookies();
         CookieSettings {
@@ -168,6 +169,15 @@ impl<S> CookieSettings<S> {
             lifetimes: config.lifetimes(),
             strategy: PhantomData,
         }
+    }
+
+    /// What the log says of this cookie at liftoff.
+    pub fn announce(&self) -> rocket::fairing::AdHoc {
+        let secure = self.policy.secure;
+        crate::config::announce(vec![format!(
+            "cookie {}: HttpOnly, SameSite=Lax, Path=/, Secure={secure}",
+            self.name
+        )])
     }
 }
 

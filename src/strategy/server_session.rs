@@ -21,15 +21,15 @@ use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
 
 use super::{CookieSettings, CookieView, Fact, Strategy, View};
+use crate::admission::client_address::ClientAddress;
 use crate::admission::Admission;
 use crate::clock;
 use crate::config::AppConfig;
-use crate::cookies;
+use crate::cookie_rules;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
 use crate::store::{Record, SessionStore, Store, Updated};
-use crate::web::client_address::ClientAddress;
 
 /// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -41,8 +41,8 @@ pub fn stage() -> AdHoc {
             // The configuration stage failed and has said why; one message is enough.
             return Err(rocket);
         };
-        let settings = Settings::new(config, cookies::SESSION_ID);
-        Ok(rocket.manage(settings))
+        let settings = Settings::new(config, cookie_rules::SESSION_ID);
+        Ok(rocket.attach(settings.announce()).manage(settings))
     })
 }
 
@@ -100,7 +100,7 @@ impl ServerSession<'_> {
             }
         }
         if self.sent.is_some() {
-            cookies::remove(self.jar, &self.sessions.name, self.sessions.policy);
+            cookie_rules::remove(self.jar, &self.sessions.name, self.sessions.policy);
         }
         Ok(())
     }
@@ -120,7 +120,7 @@ impl ServerSession<'_> {
 
     fn set_cookie(&self, id: &SessionId) {
         let s = self.sessions;
-        self.jar.add(cookies::build(&s.name, id.expose().to_owned(), s.policy, s.lifetimes.max));
+        self.jar.add(cookie_rules::build(&s.name, id.expose().to_owned(), s.policy, s.lifetimes.max));
     }
 
     /// What the page says about an id the store does not know. A store in this process's

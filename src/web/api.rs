@@ -1,24 +1,21 @@
-//! The JSON API: the same operations as the forms, for curl and scripts, plus
-//! `/api/inspect` (what the server received from and holds for this visitor) and `/healthz`.
+//! The JSON API: the same operations as the forms, for curl and scripts, and `/healthz`.
+//! `/api/inspect`, what the server received from and holds for this visitor, is
+//! [`super::inspect`].
 
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::serde::json::{self, Json};
 use rocket::{Route, State};
 use serde::{Deserialize, Serialize};
 
-use super::client_address::ClientView;
 use super::error::ApiError;
 use super::origin::SameOrigin;
-use crate::cookies;
 use crate::error::AppError;
-use crate::instance::{Instance, InstanceView};
 use crate::item::{Item, ItemList, Op, MAX_ITEMS};
-use crate::secret::SecretKeys;
-use crate::store::{Revocations, Store, StoreError};
-use crate::strategy::{CookieView, Slug, Strategies, Strategy, View};
+use crate::store::Store;
+use crate::strategy::{Slug, Strategies};
 
 pub fn routes() -> Vec<Route> {
-    rocket::routes![list, add, add_wrong_type, remove, clear, inspect, healthz]
+    rocket::routes![list, add, add_wrong_type, remove, clear, healthz]
 }
 
 #[derive(Debug, Serialize)]
@@ -40,7 +37,7 @@ pub struct NewItem {
     item: String,
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 #[rocket::get("/api/<slug>/items")]
 async fn list(slug: Result<Slug, &str>, strategies: Strategies<'_>) -> ApiResult<Json<ItemsBody>> {
@@ -105,126 +102,6 @@ fn json_error(error: json::Error<'_>) -> ApiError {
         json::Error::Parse(_, e) => AppError::BadRequest(format!("malformed JSON: {e}")),
     };
     app_error.into()
-}
-
-#[derive(Serialize)]
-struct Inspect {
-    instance: InstanceView,
-    /// Every cookie this request carried, and what the server made of it.
-    received: Vec<CookieView>,
-    store: StoreInfo,
-    global: View,
-    /// `null` when the session store could not be read (see `store.error`).
-    server_session: Option<View>,
-    cookie_session: Option<View>,
-    revocation: RevocationInfo,
-    /// The signed-cookie demonstrator shown on the private-cookie page.
-    signed_session: View,
-    keys: KeyInfo,
-    /// Who this request came from, as the rate on new sessions sees it.
-    client: ClientView,
-}
-
-/// How current this instance's copy of the revoked private-cookie families is.
-#[derive(Serialize)]
-struct RevocationInfo {
-    /// The store's change feed is connected: a sign-out anywhere is seen here within a second.
-    live: bool,
-    /// When the copy was last known complete (RFC 3339; now while `live`); `null` if never.
-    confirmed_at: Option<String>,
-}
-
-impl RevocationInfo {
-    fn of(revocations: &Revocations) -> RevocationInfo {
-        let (live, at) = revocations.status();
-        RevocationInfo { live, confirmed_at: (at > 0).then(|| crate::clock::format_ms(at)) }
-    }
-}
-
-/// Key rotation at a glance: once `old_key_reads` stops growing, the previous keys can go.
-#[derive(Serialize)]
-struct KeyInfo {
-    previous_keys: usize,
-    /// Private cookies opened under a previous key (and re-sealed) since this instance started.
-    old_key_reads: u64,
-}
-
-#[derive(Serialize)]
-struct StoreInfo {
-    backend: &'static str,
-    /// Live sessions in the store; `null` when it could not be counted.
-    sessions: Option<usize>,
-    error: Option<String>,
-}
-
-impl StoreInfo {
-    fn of(store: &Store, count: Result<usize, StoreError>) -> StoreInfo {
-        let (sessions, error) = match count.map_err(AppError::from) {
-            Ok(n) => (Some(n), None),
-            Err(error) => {
-                error.log();
-                (None, Some(error.to_string()))
-            }
-        };
-        StoreInfo { backend: store.backend(), sessions, error }
-    }
-}
-
-/// Every cookie the browser sent: the strategies' own as their `views` describe them, then
-/// any other, said to be the flash cookie or not this app's.
-fn received<'a>(views: impl Iterator<Item = &'a View>, jar: &CookieJar<'_>) -> Vec<CookieView> {
-    let mut received: Vec<CookieView> = views.flat_map(|view| view.browser.clone()).collect();
-    let ours: Vec<String> = received.iter().map(|c| c.name.clone()).collect();
-    for cookie in jar.iter().filter(|c| !ours.iter().any(|name| name == c.name())) {
-        let status = match cookie.name().strip_prefix("__Host-").unwrap_or(cookie.name()) {
-            cookies::FLASH => "why a form change was refused; the next page shows it and deletes it",
-            _ => "not used by this app",
-        };
-        received.push(CookieView::new(cookie.name(), cookie.value(), status));
-    }
-    received
-}
-
-#[rocket::get("/api/inspect")]
-async fn inspect(
-    strategies: Strategies<'_>,
-    instance: &State<Instance>,
-    keys: &State<SecretKeys>,
-    store: &State<Store>,
-    revocations: &State<std::sync::Arc<Revocations>>,
-    jar: &CookieJar<'_>,
-    client: ClientView,
-) -> ApiResult<Json<Inspect>> {
-    // Up to three store calls (count, session, and a revocation epoch while this instance's
-    // copy is not current) at once: with a store that does not answer, the page waits for
-    // one timeout, not three in a row.
-    let (count, global, server_session, cookie_session, signed_session) = rocket::tokio::join!(
-        store.count(),
-        strategies.global.view(),
-        strategies.server.view(),
-        strategies.cookie.view(),
-        strategies.signed.view()
-    );
-    // A view the store could not give is `null` here, and its cause is logged.
-    let (server_session, cookie_session) =
-        (server_session.inspect_err(AppError::log).ok(), cookie_session.inspect_err(AppError::log).ok());
-    let (global, signed_session) = (global?, signed_session?);
-    let views = server_session.iter().chain(&cookie_session).chain(std::iter::once(&signed_session));
-    Ok(Json(Inspect {
-        instance: instance.view(),
-        received: received(views, jar),
-        store: StoreInfo::of(store, count),
-        global,
-        server_session,
-        cookie_session,
-        revocation: RevocationInfo::of(revocations),
-        signed_session,
-        keys: KeyInfo {
-            previous_keys: keys.previous.len(),
-            old_key_reads: strategies.cookie.old_key_reads(),
-        },
-        client,
-    }))
 }
 
 /// The answer of `/healthz`.

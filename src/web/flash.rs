@@ -10,8 +10,9 @@ use std::time::Duration;
 use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
 
-use crate::config::{AppConfig, CookiePolicy};
-use crate::cookies;
+use crate::config::AppConfig;
+use crate::cookie_rules;
+use crate::cookie_rules::CookiePolicy;
 use crate::strategy::{CookieView, Slug};
 
 /// Long enough for the redirect that follows at once, short enough not to linger.
@@ -43,7 +44,11 @@ impl<'r> FromRequest<'r> for Flash<'r> {
             return request::Outcome::Error((rocket::http::Status::InternalServerError, ()));
         };
         let policy = config.cookies();
-        request::Outcome::Success(Flash { jar: request.cookies(), policy, name: policy.name(cookies::FLASH) })
+        request::Outcome::Success(Flash {
+            jar: request.cookies(),
+            policy,
+            name: policy.name(cookie_rules::FLASH),
+        })
     }
 }
 
@@ -51,14 +56,14 @@ impl Flash<'_> {
     /// Leaves `message` about `slug` for the next page.
     pub fn set(&self, slug: Slug, message: &str) {
         let value = format!("{}:{message}", slug.as_str());
-        self.jar.add(cookies::build(&self.name, value, self.policy, LIFETIME));
+        self.jar.add(cookie_rules::build(&self.name, value, self.policy, LIFETIME));
     }
 
     /// Reads and deletes the message, if the browser sent one. A value that names no list, or
     /// is longer than any message this app writes, is deleted and ignored.
     pub fn take(&self) -> Option<Refusal> {
         let value = self.jar.get(&self.name)?.value().to_owned();
-        cookies::remove(self.jar, &self.name, self.policy);
+        cookie_rules::remove(self.jar, &self.name, self.policy);
         let (slug, message) = value.split_once(':')?;
         let slug = Slug::parse(slug).filter(|_| message.len() <= MAX_MESSAGE)?;
         let what = "the reason your last change was refused; this page showed it and deleted it";

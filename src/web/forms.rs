@@ -123,8 +123,8 @@ async fn rotate(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
 }
 
 /// Revokes this private cookie and every copy of it that the store's epoch reaches, at the
-/// price of a store lookup on each read (see `strategy::cookie_session`).
+/// price of a store lookup on each read (see `strategy::private_cookie`).
 #[rocket::post("/cookie-session/sign-out-everywhere", data = "<form>")]
 async fn sign_out_everywhere(write: FormWrite<'_>, form: Form<ListForm>) -> WriteResponse {
-    write.finish(Slug::CookieSession, &form, write.strategies.cookie.sign_out_everywhere().await)
+    write.finish(Slug::CookieSession, &form, write.strategies.private.sign_out_everywhere().await)
 }

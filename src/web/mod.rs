@@ -4,11 +4,11 @@
 
 pub mod api;
 pub mod catchers;
-pub mod client_address;
 pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod inspect;
 pub mod json_newline;
 pub mod methods;
 pub mod origin;
@@ -28,6 +28,7 @@ pub fn stage() -> AdHoc {
             .mount("/", pages::routes())
             .mount("/", forms::routes())
             .mount("/", api::routes())
+            .mount("/", inspect::routes())
             .mount("/", rocket::routes![stylesheet, favicon, livez])
             .mount("/", methods::routes())
             .register("/", catchers::catchers())

@@ -70,7 +70,7 @@ async fn assert_store_down(server: &Server, backend: &str, session_cookie: &str)
     let inspect = json(&inspect);
     assert!(inspect["store"]["error"].is_string() && inspect["server_session"].is_null(), "{inspect}");
     assert_eq!(inspect["cookie_session"]["items"], serde_json::json!(["still works"]), "{inspect}");
-    // Revocations cannot be confirmed without the store, and both the page and the API say so.
+    // RevocationCopy cannot be confirmed without the store, and both the page and the API say so.
     assert_eq!(inspect["revocation"]["live"], false, "{inspect}");
     let notice = inspect["cookie_session"]["notice"].as_str().unwrap_or_default();
     assert!(notice.contains("revocation could not be checked"), "{inspect}");

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server_side_sessions::store::memory::MemoryStore;
-use server_side_sessions::store::revocations::Confirmed;
-use server_side_sessions::store::{EpochStore, Revocations};
+use server_side_sessions::store::revocation::Confirmed;
+use server_side_sessions::store::{RevocationCopy, RevocationStore};
 
 use crate::store::LONG;
 use crate::support::backends::{database_url, redis_url, Schemas};
@@ -94,7 +94,7 @@ async fn a_sign_out_reaches_another_instance_within_a_second_with_postgres() {
 #[tokio::test]
 async fn before_its_feed_is_up_the_copy_asks_the_store() {
     let store = Arc::new(MemoryStore::new(LONG));
-    let revocations = Revocations::new(store.clone(), "memory");
+    let revocations = RevocationCopy::new(store.clone(), "memory");
     let family = "0123456789abcdef0123456789abcdef";
     assert_eq!(revocations.epoch(family).await, (0, Confirmed::Asked));
     store.raise(family, 1, Duration::from_secs(60)).await.unwrap(); // another instance's sign-out
@@ -107,7 +107,7 @@ async fn before_its_feed_is_up_the_copy_asks_the_store() {
 #[tokio::test]
 async fn a_store_that_does_not_answer_is_not_asked_on_every_read() {
     let backend = server_side_sessions::store::open("redis://127.0.0.1:1", LONG, None, None);
-    let revocations = Revocations::new(backend.expect("a valid URL").epochs, "redis");
+    let revocations = RevocationCopy::new(backend.expect("a valid URL").revocations, "redis");
     assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));
     let again = Instant::now();
     assert_eq!(revocations.epoch("family").await, (0, Confirmed::Since(None)));

@@ -1,5 +1,5 @@
 //! The store's two contracts, written once: session records ([`SessionStore`]) and
-//! revocation epochs ([`EpochStore`]). Each backend runs [`conformance`], which runs both.
+//! revocation epochs ([`RevocationStore`]). Each backend runs [`conformance`], which runs both.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use server_side_sessions::config::Lifetimes;
 use server_side_sessions::item::{Item, ItemList, ListError, Op};
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::memory::MemoryStore;
-use server_side_sessions::store::{Backend, EpochStore, SessionStore, Updated};
+use server_side_sessions::store::{Backend, RevocationStore, SessionStore, Updated};
 
 fn add(text: &str) -> Op {
     Op::Add(Item::parse(text).unwrap())
@@ -39,7 +39,7 @@ where
 {
     let records = |lifetimes| {
         let made = make(lifetimes);
-        async move { made.await.records }
+        async move { made.await.sessions }
     };
     unknown_ids_are_absent(records(LONG).await).await;
     create_load_update_destroy(records(LONG).await).await;
@@ -50,8 +50,8 @@ where
     expiry_and_purge(records(SHORT).await).await;
 
     epochs_only_rise_and_expire(make(LONG).await).await;
-    all_lists_every_kept_epoch(make(LONG).await.epochs).await;
-    the_feed_announces_every_raise(make(LONG).await.epochs).await;
+    all_lists_every_kept_epoch(make(LONG).await.revocations).await;
+    the_feed_announces_every_raise(make(LONG).await.revocations).await;
 }
 
 fn family() -> String {
@@ -60,13 +60,13 @@ fn family() -> String {
 }
 
 async fn epochs_only_rise_and_expire(store: Backend) {
-    let (epochs, family) = (store.epochs, family());
+    let (epochs, family) = (store.revocations, family());
     assert_eq!(epochs.epoch(&family).await.unwrap(), 0, "never revoked");
     assert_eq!(epochs.raise(&family, 2, Duration::from_secs(60)).await.unwrap().epoch, 2);
     assert_eq!(epochs.epoch(&family).await.unwrap(), 2);
     assert_eq!(epochs.raise(&family, 1, Duration::from_secs(60)).await.unwrap().epoch, 2, "never lowered");
     assert_eq!(epochs.epoch(&family).await.unwrap(), 2, "never lowered");
-    assert_eq!(store.records.count().await.unwrap(), 0, "epochs are not sessions");
+    assert_eq!(store.sessions.count().await.unwrap(), 0, "epochs are not sessions");
     let short = format!("{family}-short");
     // A second to live: a loaded CI machine can take a few hundred ms over two statements.
     epochs.raise(&short, 5, Duration::from_secs(1)).await.unwrap();
@@ -77,7 +77,7 @@ async fn epochs_only_rise_and_expire(store: Backend) {
     assert_eq!(epochs.epoch(&family).await.unwrap(), 2, "the purge keeps what is still kept");
 }
 
-async fn all_lists_every_kept_epoch(epochs: Arc<dyn EpochStore>) {
+async fn all_lists_every_kept_epoch(epochs: Arc<dyn RevocationStore>) {
     let (one, two, gone) = (family(), family(), family());
     epochs.raise(&one, 1, Duration::from_secs(60)).await.unwrap();
     epochs.raise(&two, 3, Duration::from_secs(60)).await.unwrap();
@@ -93,7 +93,7 @@ async fn all_lists_every_kept_epoch(epochs: Arc<dyn EpochStore>) {
 
 /// What each instance's copy of the revocations relies on: once `subscribe` returns, every
 /// raise is announced, with the epoch as stored, and promptly.
-async fn the_feed_announces_every_raise(epochs: Arc<dyn EpochStore>) {
+async fn the_feed_announces_every_raise(epochs: Arc<dyn RevocationStore>) {
     let mut feed = epochs.subscribe().await.unwrap();
     let families = [family(), family(), family()];
     for (i, family) in families.iter().enumerate() {

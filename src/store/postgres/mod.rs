@@ -8,7 +8,7 @@
 //!   app's periodic purge deletes them. Rows survive app restarts and are shared by every
 //!   instance that uses the same database.
 //! - **Who can read it:** anyone who can query the table sees the lists, but not the ids.
-//!   Private-cookie revocation epochs live in a table of their own ([`epochs`]).
+//!   Private-cookie revocation epochs live in a table of their own ([`revocation`]).
 //! - **What it costs:** one statement per read, two per write, and a pooled connection
 //!   while each runs; every statement that changes a row waits for Postgres's commit to disk.
 //!   On the wire a statement is three round trips: sqlx pings the connection as the pool
@@ -29,7 +29,7 @@
 //! `SELECT ... FOR UPDATE` would be equally correct; it costs two more round trips, and on a
 //! busy session every waiting writer holds a connection.)
 
-pub mod epochs;
+pub mod revocation;
 
 use std::sync::Arc;
 

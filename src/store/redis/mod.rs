@@ -9,7 +9,7 @@
 //!   instance that points at the same Redis sees the same sessions.
 //! - **Who can read it:** anyone with access to Redis sees the lists, but not the ids: a key
 //!   is a hash, so a dump cannot be replayed as cookies. Private-cookie revocation epochs
-//!   live beside them ([`epochs`]).
+//!   live beside them ([`revocation`]).
 //! - **What it costs:** a read is one plain `HMGET`; only when the last recorded visit is
 //!   older than [`Lifetimes::refresh_after`] does a second call (a small script) move the
 //!   idle deadline. A write is a read plus one script. All over one multiplexed connection.
@@ -24,7 +24,7 @@
 //! Writers in one process also take turns per session (`WriteTurns` in the store module), so
 //! conflicts, and retries, come only from other instances.
 
-pub mod epochs;
+pub mod revocation;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -74,7 +74,7 @@ pub struct RedisStore {
     touch: Script,
     write: Script,
     rotate: Script,
-    epochs: epochs::Scripts,
+    epochs: revocation::Scripts,
     turns: WriteTurns,
 }
 
@@ -124,7 +124,7 @@ impl RedisStore {
             touch: Script::new(TOUCH),
             write: Script::new(WRITE_IF_UNCHANGED),
             rotate: Script::new(ROTATE),
-            epochs: epochs::Scripts::new(),
+            epochs: revocation::Scripts::new(),
             turns: WriteTurns::new(),
         })
     }

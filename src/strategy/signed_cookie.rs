@@ -17,23 +17,22 @@
 //! - **How it fails:** a value that does not verify (changed, cut short, another key) reads
 //!   as empty with a notice. A copy replays until it expires: nothing can revoke it.
 //!
-//! Everything but the signing is the cookie-session core's ([`super::cookie`]), shared with
+//! Everything but the signing is the client-side session core's ([`super::client_side`]), shared with
 //! the private cookie; revocation, its optional part, is off here.
 
-// `::cookie` is the crate (the one Rocket's cookies come from); `cookie` is the core.
-use ::cookie::{CookieJar, Key};
+use cookie::{CookieJar, Key};
 use rocket::fairing::AdHoc;
 use rocket::http::Cookie;
 
-use super::cookie::{self, Codec, Words};
-use crate::cookies;
+use super::client_side::{self, Codec, Words};
+use crate::cookie_rules;
 
 /// HMAC-SHA-256 by the `cookie` crate's signed jar, under the signing half of the app's key.
 /// The value is the tag (44 characters of base64) followed by the JSON itself.
 pub struct Signed;
 
 impl Codec for Signed {
-    const COOKIE: &'static str = cookies::SIGNED_SESSION;
+    const COOKIE: &'static str = cookie_rules::SIGNED_SESSION;
     const REVOCABLE: bool = false;
     const WORDS: Words = Words {
         stage: "Signed-cookie demonstrator",
@@ -68,15 +67,15 @@ impl Codec for Signed {
 }
 
 /// The signed cookie as seen by one request.
-pub type SignedSession<'r> = cookie::Session<'r, Signed>;
+pub type SignedCookie<'r> = client_side::Session<'r, Signed>;
 
 pub fn stage() -> AdHoc {
-    cookie::stage::<Signed>()
+    client_side::stage::<Signed>()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cookie::{open, seal, test_keys as keys, Opened, Payload};
+    use super::client_side::{open, seal, test_keys as keys, Opened, Payload};
     use super::{Codec, Signed};
     use crate::item::{Item, Op};
 

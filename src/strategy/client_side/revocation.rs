@@ -1,13 +1,13 @@
 //! The optional part of a cookie session: "sign out everywhere", for a codec with
 //! [`Codec::REVOCABLE`]. Each cookie carries a [`super::Family`] and the epoch it was issued
 //! at; the session store keeps a family's current epoch once it signs out, every instance
-//! keeps a copy ([`Revocations`]), and a cookie from an older epoch is refused.
+//! keeps a copy ([`RevocationCopy`]), and a cookie from an older epoch is refused.
 
 use super::{Codec, Payload, Received, Session};
 use crate::clock;
 use crate::error::AppError;
-use crate::store::revocations::Confirmed;
-use crate::store::Revocations;
+use crate::store::revocation::Confirmed;
+use crate::store::RevocationCopy;
 
 impl<C: Codec> Session<'_, C> {
     /// Whether `payload`'s family signed out everywhere after it was issued; records in
@@ -16,9 +16,9 @@ impl<C: Codec> Session<'_, C> {
         let (Some(revocations), Some(family)) = (self.revocations, payload.family()) else {
             return false;
         };
-        let (epoch, how) = revocations.epoch(family.sid).await;
+        let (epoch, how) = revocations.epoch(family.id).await;
         *confirmed = Some(how);
-        family.ep < epoch
+        family.epoch < epoch
     }
 
     /// "Sign out everywhere": raises the family's epoch in the store (and in this instance's
@@ -29,7 +29,7 @@ impl<C: Codec> Session<'_, C> {
         let received = &self.reading().await.received;
         if let (Some(revocations), Received::Valid { payload, .. }) = (self.revocations, received) {
             if let Some(family) = payload.family() {
-                revocations.raise(family.sid, family.ep + 1, self.settings.lifetimes.max).await?;
+                revocations.raise(family.id, family.epoch + 1, self.settings.lifetimes.max).await?;
                 log::info!("{}: a family signed out everywhere", self.settings.name);
             }
         }
@@ -43,7 +43,7 @@ impl<C: Codec> Session<'_, C> {
     /// the epochs are kept current on every instance is in the explanation and docs/stores.md;
     /// whether this instance's copy is current is in `/api/inspect` (`revocation`), and a
     /// notice says so when it is not.
-    pub(super) fn revocation_fact(&self, revocations: &Revocations) -> String {
+    pub(super) fn revocation_fact(&self, revocations: &RevocationCopy) -> String {
         let reach = if revocations.per_process() {
             "It is kept in this process only: another instance, or this one after a restart, does not see it."
         } else {

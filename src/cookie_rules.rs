@@ -1,14 +1,13 @@
-//! Every cookie this app sets: its name, its attributes, and the size a browser counts.
+//! The rules every cookie this app sets follows: its name, its attributes, and the size a
+//! browser counts.
 //!
 //! The names are contracts (devtools, the README and the tests all spell them), so they are
 //! written here once. With `cookie_secure` on, each gets the `__Host-` prefix
-//! ([`crate::config::CookiePolicy::name`]).
+//! ([`CookiePolicy::name`]).
 
 use std::time::Duration;
 
 use rocket::http::{Cookie, CookieJar, SameSite};
-
-use crate::config::CookiePolicy;
 
 /// The server-side session's opaque id.
 pub const SESSION_ID: &str = "session_id";
@@ -18,8 +17,24 @@ pub const COOKIE_SESSION: &str = "cookie_session";
 pub const SIGNED_SESSION: &str = "signed_session";
 /// Why a form change was refused, for the page the form redirects to.
 pub const FLASH: &str = "flash";
-/// Every cookie name above, as the start-up log lists them.
-pub const ALL: [&str; 4] = [SESSION_ID, COOKIE_SESSION, SIGNED_SESSION, FLASH];
+
+/// Cookie names and attributes that follow from `cookie_secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// `__Host-` cookies must be Secure, `Path=/` and have no `Domain`; browsers enforce it,
+    /// which pins the cookie to this exact host.
+    pub fn name(&self, base: &'static str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+}
 
 /// Browsers keep cookies of up to 4096 bytes of name plus value (RFC 6265 §6.1 asks for at
 /// least that; Chrome and Firefox drop bigger ones silently).

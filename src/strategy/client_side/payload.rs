@@ -12,48 +12,53 @@ use crate::secret::SecretKeys;
 /// Bumped whenever the payload's shape changes; other versions read as unreadable.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// What the cookie carries, as JSON. Short field names: every byte travels on every request.
+/// What the cookie carries, as JSON. Short names on the wire (every byte travels on every
+/// request), full names here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     /// Format version, [`FORMAT_VERSION`].
-    pub v: u32,
+    #[serde(rename = "v")]
+    pub version: u32,
     /// Only in a revocable cookie ([`Codec::REVOCABLE`]): its family id (random, not a
     /// credential on its own), what "sign out everywhere" revokes. See [`Payload::family`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// Only in a revocable cookie: the family's epoch when this cookie was issued.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ep: Option<u64>,
+    #[serde(rename = "sid", skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Only in a revocable cookie: the family's revocation epoch when this cookie was issued.
+    #[serde(rename = "ep", skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
     /// When this cookie session started (Unix ms): fixes the absolute deadline.
-    pub iat: u64,
+    #[serde(rename = "iat")]
+    pub started_ms: u64,
     /// When it was last written or refreshed (Unix ms): moves the idle deadline.
-    pub seen: u64,
+    #[serde(rename = "seen")]
+    pub seen_ms: u64,
     pub items: ItemList,
 }
 
 /// What "sign out everywhere" revokes: every cookie of a family sealed at an older epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Family<'a> {
-    pub sid: &'a str,
-    pub ep: u64,
+    pub id: &'a str,
+    pub epoch: u64,
 }
 
 impl Payload {
     /// A new, empty cookie session; a revocable one starts a family of its own.
     pub fn new(now_ms: u64, revocable: bool) -> Payload {
-        let sid = revocable.then(|| format!("{:032x}", rand::rng().random::<u128>()));
-        let ep = revocable.then_some(0);
-        Payload { v: FORMAT_VERSION, sid, ep, iat: now_ms, seen: now_ms, items: ItemList::default() }
+        let family = revocable.then(|| format!("{:032x}", rand::rng().random::<u128>()));
+        let epoch = revocable.then_some(0);
+        let items = ItemList::default();
+        Payload { version: FORMAT_VERSION, family, epoch, started_ms: now_ms, seen_ms: now_ms, items }
     }
 
     /// The cookie's family and epoch, if it is revocable: both fields, or it is not.
     pub fn family(&self) -> Option<Family<'_>> {
-        Some(Family { sid: self.sid.as_deref()?, ep: self.ep? })
+        Some(Family { id: self.family.as_deref()?, epoch: self.epoch? })
     }
 
     /// The earlier of the idle and the absolute deadline, as for server-side sessions.
     pub fn expires_ms(&self, lifetimes: &Lifetimes) -> u64 {
-        lifetimes.deadline_ms(self.iat, self.seen)
+        lifetimes.deadline_ms(self.started_ms, self.seen_ms)
     }
 }
 
@@ -77,7 +82,7 @@ pub fn open<C: Codec>(name: &str, value: &str, keys: &SecretKeys) -> Option<Open
     all_keys.enumerate().find_map(|(i, key)| {
         let json = C::open(name, value, key)?;
         let payload = serde_json::from_str::<Payload>(&json).ok()?;
-        let ours = payload.v == FORMAT_VERSION && payload.family().is_some() == C::REVOCABLE;
+        let ours = payload.version == FORMAT_VERSION && payload.family().is_some() == C::REVOCABLE;
         ours.then_some(Opened { payload, under_previous_key: i > 0 })
     })
 }
@@ -96,7 +101,7 @@ mod tests {
     #[test]
     fn the_json_is_the_same_with_or_without_a_family() {
         let mut payload = Payload::new(1, true);
-        (payload.sid, payload.ep) = (Some("ab".into()), Some(2));
+        (payload.family, payload.epoch) = (Some("ab".into()), Some(2));
         let with = r#"{"v":1,"sid":"ab","ep":2,"iat":1,"seen":1,"items":[]}"#;
         assert_eq!(serde_json::to_string(&payload).unwrap(), with);
         assert_eq!(serde_json::from_str::<Payload>(with).unwrap(), payload);

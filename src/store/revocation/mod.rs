@@ -5,12 +5,15 @@
 //! with an older one is refused. The store keeps one number per family that ever signed out,
 //! each only for the cookies' maximum lifetime (after that, every cookie it could revoke has
 //! expired anyway), and announces every raise on a change feed so that each instance can keep
-//! its own copy ([`super::Revocations`]) and read cookies without asking the store.
+//! its own copy ([`RevocationCopy`]) and read cookies without asking the store.
+
+pub mod copy;
 
 use std::time::Duration;
 
 use rocket::tokio::sync::mpsc;
 
+pub use self::copy::{Confirmed, RevocationCopy};
 use super::StoreError;
 
 /// One family's epoch, as stored and as announced on the feed.
@@ -41,7 +44,7 @@ impl Change {
 
 /// Raises announced by a store, in the order it made them. The feed ends (`recv` returns
 /// `None`) when its connection is lost: raises after that are not delivered, so a listener
-/// must reload everything ([`EpochStore::all`]) once it has subscribed again.
+/// must reload everything ([`RevocationStore::all`]) once it has subscribed again.
 pub type Feed = mpsc::Receiver<Change>;
 
 /// How many announced raises may wait in a [`Feed`]; a listener that falls further behind
@@ -50,7 +53,7 @@ pub const FEED_BUFFER: usize = 1024;
 
 /// Where revocation epochs are kept. Every method treats an expired epoch as absent (0).
 #[rocket::async_trait]
-pub trait EpochStore: Send + Sync + 'static {
+pub trait RevocationStore: Send + Sync + 'static {
     /// Whether the epochs live in this process only (gone on restart, not seen by other
     /// instances), as the memory store's do.
     fn per_process(&self) -> bool {

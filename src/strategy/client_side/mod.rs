@@ -1,5 +1,5 @@
-//! The list itself in a cookie: what the private cookie ([`super::cookie_session`]) and the
-//! signed cookie ([`super::signed_session`]) share, generic over how the value is protected.
+//! The list itself in a cookie: what the private cookie ([`super::private_cookie`]) and the
+//! signed cookie ([`super::signed_cookie`]) share, generic over how the value is protected.
 //!
 //! A cookie session keeps a [`Payload`] (the list and two times) in one cookie. The core
 //! does everything that does not depend on the protection: it reads the cookie once per
@@ -11,7 +11,7 @@
 //!
 //! Revocation ("sign out everywhere") is an optional part, on for a codec with
 //! [`Codec::REVOCABLE`]: the payload then carries a family and an epoch, and every read checks
-//! the epoch against this process's copy of the revoked families ([`crate::store::Revocations`]).
+//! the epoch against this process's copy of the revoked families ([`crate::store::RevocationCopy`]).
 //!
 //! A third codec is a few dozen lines: a type, its [`Codec`] impl (the cookie's name, what
 //! the page calls its states, and the two functions), and two lines that name it:
@@ -20,7 +20,7 @@
 //! pub struct Sealed;
 //!
 //! impl Codec for Sealed {
-//!     const COOKIE: &'static str = cookies::COOKIE_SESSION;
+//!     const COOKIE: &'static str = cookie_rules::COOKIE_SESSION;
 //!     const REVOCABLE: bool = true;
 //!     const WORDS: Words = Words { stage: "Private-cookie sessions", opened: "decrypted", /* ... */ };
 //!
@@ -28,11 +28,11 @@
 //!     fn open(name: &str, value: &str, key: &Key) -> Option<String> { /* and back */ }
 //! }
 //!
-//! pub type CookieSession<'r> = cookie::Session<'r, Sealed>;
-//! pub fn stage() -> AdHoc { cookie::stage::<Sealed>() }
+//! pub type PrivateCookie<'r> = client_side::Session<'r, Sealed>;
+//! pub fn stage() -> AdHoc { client_side::stage::<Sealed>() }
 //! ```
 //!
-//! [`super::cookie_session`] and [`super::signed_session`] are exactly that; the routes, the
+//! [`super::private_cookie`] and [`super::signed_cookie`] are exactly that; the routes, the
 //! [`super::Strategies`] guard, a [`super::Slug`] and an explanation partial make it a page.
 
 mod payload;
@@ -56,7 +56,7 @@ use crate::config::AppConfig;
 /// them. `json` is the [`Payload`]; `name` is the cookie's full name, which a codec may bind
 /// the value to (so a value moved under another name does not open).
 pub trait Codec: Send + Sync + 'static {
-    /// The cookie's base name, from [`crate::cookies`].
+    /// The cookie's base name, from [`crate::cookie_rules`].
     const COOKIE: &'static str;
     /// Whether "sign out everywhere" can revoke it (see the module doc).
     const REVOCABLE: bool;
@@ -103,6 +103,9 @@ pub fn stage<C: Codec>() -> AdHoc {
             return Err(rocket);
         };
         let settings = CookieSettings::<C>::new(config, C::COOKIE);
-        Ok(rocket.manage(settings).manage(OldKeyReads::<C>(AtomicU64::new(0), PhantomData)))
+        Ok(rocket
+            .attach(settings.announce())
+            .manage(settings)
+            .manage(OldKeyReads::<C>(AtomicU64::new(0), PhantomData)))
     })
 }

@@ -36,8 +36,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{Change, EpochStore, StoreError};
+use super::{Change, RevocationStore};
 use crate::clock::now_ms;
+use crate::store::StoreError;
 
 /// How often the copy is reloaded in full while its feed is connected: the backstop for a
 /// feed that went silent without closing.
@@ -66,8 +67,8 @@ pub enum Confirmed {
 }
 
 /// The in-process copy, managed by the store stage for the private-cookie strategy.
-pub struct Revocations {
-    store: Arc<dyn EpochStore>,
+pub struct RevocationCopy {
+    store: Arc<dyn RevocationStore>,
     /// The backend's name, for the page.
     backend: &'static str,
     /// Family -> (epoch, forget after Unix ms).
@@ -82,9 +83,9 @@ pub struct Revocations {
     answering: AtomicBool,
 }
 
-impl Revocations {
-    pub fn new(store: Arc<dyn EpochStore>, backend: &'static str) -> Revocations {
-        Revocations {
+impl RevocationCopy {
+    pub fn new(store: Arc<dyn RevocationStore>, backend: &'static str) -> RevocationCopy {
+        RevocationCopy {
             store,
             backend,
             known: RwLock::default(),
@@ -266,9 +267,9 @@ mod tests {
 
     /// A copy that was loaded and followed, then went unwatched as a frozen process's would,
     /// while another instance raised an epoch that the copy never heard of.
-    async fn frozen_copy() -> (Arc<MemoryStore>, Revocations) {
+    async fn frozen_copy() -> (Arc<MemoryStore>, RevocationCopy) {
         let store = Arc::new(MemoryStore::new(Lifetimes { idle: MINUTE, max: MINUTE }));
-        let copy = Revocations::new(store.clone(), "memory");
+        let copy = RevocationCopy::new(store.clone(), "memory");
         copy.trust_after_reload().await.expect("the copy loads");
         store.raise("family", 3, MINUTE).await.expect("raised elsewhere");
         copy.watched_ms.store(now_ms() - millis(STALE_AFTER) - 1_000, Ordering::Release);

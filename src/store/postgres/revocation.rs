@@ -13,8 +13,8 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use super::{bigint, PostgresStore};
 use crate::clock::{self, now_ms};
-use crate::store::epochs::FEED_BUFFER;
-use crate::store::{Change, EpochStore, Feed, StoreError};
+use crate::store::revocation::FEED_BUFFER;
+use crate::store::{Change, Feed, RevocationStore, StoreError};
 
 /// A row's columns as a [`Change`].
 fn change((family, epoch, until): (String, i64, i64)) -> Change {
@@ -22,7 +22,7 @@ fn change((family, epoch, until): (String, i64, i64)) -> Change {
 }
 
 #[rocket::async_trait]
-impl EpochStore for PostgresStore {
+impl RevocationStore for PostgresStore {
     async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
         let query =
             sqlx::query_scalar("SELECT epoch FROM cookie_epochs WHERE family = $1 AND expires_ms > $2")

@@ -10,12 +10,12 @@ use rocket::tokio::sync::OnceCell;
 
 use super::{open, seal, Codec, OldKeyReads, Payload};
 use crate::clock;
-use crate::cookies;
+use crate::cookie_rules;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::secret::SecretKeys;
-use crate::store::revocations::Confirmed;
-use crate::store::Revocations;
+use crate::store::revocation::Confirmed;
+use crate::store::RevocationCopy;
 use crate::strategy::{CookieSettings, Strategy, View};
 
 /// What the server made of the cookie the browser sent.
@@ -46,7 +46,7 @@ pub struct Session<'r, C: Codec> {
     keys: &'r SecretKeys,
     old_key_reads: &'r OldKeyReads<C>,
     /// The revoked families as this process knows them; `None` unless the codec is revocable.
-    pub(super) revocations: Option<&'r Revocations>,
+    pub(super) revocations: Option<&'r RevocationCopy>,
     jar: &'r CookieJar<'r>,
     /// The cookie, opened and checked on first use: a request for another strategy pays
     /// nothing for this one.
@@ -73,7 +73,7 @@ impl<'r, C: Codec> FromRequest<'r> for Session<'r, C> {
         // Only a revocable cookie takes the revocation copy (the store stage manages it).
         let revocations = match C::REVOCABLE {
             false => None,
-            true => match rocket.state::<Arc<Revocations>>() {
+            true => match rocket.state::<Arc<RevocationCopy>>() {
                 Some(revocations) => Some(revocations.as_ref()),
                 None => return crate::strategy::missing_state("store::stage()"),
             },
@@ -118,13 +118,13 @@ impl<C: Codec> Session<'_, C> {
         // A read writes the cookie again (moving its idle deadline) only once it is this old,
         // so an active reader does not idle out while most reads cost no sealing.
         let stale =
-            now.saturating_sub(payload.seen) >= clock::millis(self.settings.lifetimes.refresh_after());
+            now.saturating_sub(payload.seen_ms) >= clock::millis(self.settings.lifetimes.refresh_after());
         if opened.under_previous_key || stale {
             if opened.under_previous_key {
                 let n = self.old_key_reads.0.fetch_add(1, Ordering::Relaxed) + 1;
                 log::info!("{name}: {} under the current one ({n} so far)", C::WORDS.rotated);
             }
-            payload.seen = now;
+            payload.seen_ms = now;
             // Best effort: a refresh that no longer fits leaves the browser's cookie as it is.
             let _ = self.write(&payload);
         }
@@ -137,17 +137,17 @@ impl<C: Codec> Session<'_, C> {
         let CookieSettings { name, policy, lifetimes, .. } = self.settings;
         let left = payload.expires_ms(lifetimes).saturating_sub(clock::now_ms());
         let max_age = Duration::from_millis(left.min(clock::millis(lifetimes.max)));
-        let cookie = cookies::build(name, seal::<C>(name, payload, self.keys), *policy, max_age);
-        let size = cookies::stored_size(&cookie);
-        if size > cookies::LIMIT {
-            return Err(AppError::CookieTooLarge { cookie: name.clone(), size, limit: cookies::LIMIT });
+        let cookie = cookie_rules::build(name, seal::<C>(name, payload, self.keys), *policy, max_age);
+        let size = cookie_rules::stored_size(&cookie);
+        if size > cookie_rules::LIMIT {
+            return Err(AppError::CookieTooLarge { cookie: name.clone(), size, limit: cookie_rules::LIMIT });
         }
         self.jar.add(cookie);
         Ok(())
     }
 
     pub(super) fn remove(&self) {
-        cookies::remove(self.jar, &self.settings.name, self.settings.policy);
+        cookie_rules::remove(self.jar, &self.settings.name, self.settings.policy);
     }
 
     /// Private cookies opened under a previous key (and re-sealed) since this instance started.
@@ -185,7 +185,7 @@ impl<C: Codec> Strategy for Session<'_, C> {
             _ => Payload::new(now, C::REVOCABLE),
         };
         payload.items.apply(&op)?;
-        payload.seen = now;
+        payload.seen_ms = now;
         if payload.items.is_empty() {
             if !matches!(received, Received::Absent) {
                 self.remove();

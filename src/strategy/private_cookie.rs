@@ -16,7 +16,7 @@
 //! - **How it fails:** on its own, the server cannot revoke a cookie it issued: a copy
 //!   replays until it expires. "Sign out everywhere" fixes that at a price: each cookie
 //!   carries a family id and an epoch, and the server keeps the family's current epoch in the
-//!   session store, with a copy in every instance's memory ([`crate::store::Revocations`])
+//!   session store, with a copy in every instance's memory ([`crate::store::RevocationCopy`])
 //!   that the store keeps current; a read checks the copy, with no network call, and a
 //!   cookie from an older epoch reads as empty. With the memory store the epoch lives in one
 //!   process: another instance, or this one after a restart, does not know it. A sign-out
@@ -26,16 +26,15 @@
 //!   notice, never as an error page.
 
 //!
-//! Everything but the sealing is the cookie-session core's ([`super::cookie`]), shared with
+//! Everything but the sealing is the client-side session core's ([`super::client_side`]), shared with
 //! the signed cookie; revocation is its optional part, on here.
 
-// `::cookie` is the crate (the one Rocket's cookies come from); `cookie` is the core.
-use ::cookie::{CookieJar, Key};
+use cookie::{CookieJar, Key};
 use rocket::fairing::AdHoc;
 use rocket::http::Cookie;
 
-use super::cookie::{self, Codec, Words};
-use crate::cookies;
+use super::client_side::{self, Codec, Words};
+use crate::cookie_rules;
 
 /// AES-256-GCM exactly as Rocket's private jar does it (the same `cookie` crate, the same
 /// key), with the cookie's name as associated data, so a value moved under another name does
@@ -43,7 +42,7 @@ use crate::cookies;
 pub struct Sealed;
 
 impl Codec for Sealed {
-    const COOKIE: &'static str = cookies::COOKIE_SESSION;
+    const COOKIE: &'static str = cookie_rules::COOKIE_SESSION;
     const REVOCABLE: bool = true;
     const WORDS: Words = Words {
         stage: "Private-cookie sessions",
@@ -70,15 +69,15 @@ impl Codec for Sealed {
 }
 
 /// The private cookie as seen by one request.
-pub type CookieSession<'r> = cookie::Session<'r, Sealed>;
+pub type PrivateCookie<'r> = client_side::Session<'r, Sealed>;
 
 pub fn stage() -> AdHoc {
-    cookie::stage::<Sealed>()
+    client_side::stage::<Sealed>()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cookie::{open, seal, test_keys as keys, Payload};
+    use super::client_side::{open, seal, test_keys as keys, Payload};
     use super::Sealed;
 
     #[test]

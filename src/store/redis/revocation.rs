@@ -17,8 +17,8 @@ use rocket::tokio::sync::mpsc;
 
 use super::RedisStore;
 use crate::clock::{self, now_ms};
-use crate::store::epochs::FEED_BUFFER;
-use crate::store::{bounded, Change, EpochStore, Feed, StoreError};
+use crate::store::revocation::FEED_BUFFER;
+use crate::store::{bounded, Change, Feed, RevocationStore, StoreError};
 
 /// KEYS[1] the hash; ARGV: family, epoch, forget-after ms, now ms, hash TTL ms, channel.
 /// Raises (never lowers an epoch that is still kept), makes the hash last at least as long as
@@ -73,7 +73,7 @@ fn change(family: &str, value: &str) -> Option<Change> {
 }
 
 #[rocket::async_trait]
-impl EpochStore for RedisStore {
+impl RevocationStore for RedisStore {
     async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
         let (mut get, mut connection) = (redis::cmd("HGET"), self.connection.clone());
         get.arg(self.epochs_key()).arg(family);

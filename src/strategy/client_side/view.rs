@@ -12,7 +12,7 @@ impl<C: Codec> Session<'_, C> {
         let mut server: Vec<Fact> =
             C::WORDS.facts.iter().map(|(label, value)| Fact::new(label, value)).collect();
         if let Received::Valid { payload, .. } = &reading.received {
-            server.push(Fact::new("started", clock::format_ms(payload.iat)));
+            server.push(Fact::new("started", clock::format_ms(payload.started_ms)));
             server.push(Fact::new("expires", clock::format_ms(payload.expires_ms(&self.settings.lifetimes))));
         }
         if let Some(revocations) = self.revocations {

@@ -4,11 +4,11 @@
 use server_side_sessions::item::{Item, ItemList, Op};
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::postgres::PostgresStore;
-use server_side_sessions::store::{Backend, SessionStore};
+use server_side_sessions::store::SessionStore;
 
 use crate::store::{conformance, LONG};
-use crate::support::backends::{
-    database_url, postgres_store, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
+use crate::support::store_servers::{
+    database_url, each_network_store, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
 };
 
 fn one_item() -> ItemList {
@@ -18,24 +18,8 @@ fn one_item() -> ItemList {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_store_conformance() {
-    let Some(url) = redis_url() else { return };
-    conformance(|lifetimes| {
-        let url = url.clone();
-        async move { Backend::of(redis_store(&url, lifetimes, &unique("test:"))) }
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_conformance() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    conformance(|lifetimes| {
-        let schemas = &schemas;
-        async move { Backend::of(postgres_store(schemas, lifetimes).await) }
-    })
-    .await;
+async fn network_store_conformance() {
+    each_network_store(|store| async move { conformance(|lifetimes| store.fresh(lifetimes)).await }).await;
 }
 
 /// The one key the store wrote under `prefix`, as Redis lists it.

@@ -3,9 +3,9 @@
 //! and follows the visitor to any instance; the global list never does; the private cookie
 //! works on any instance that has the same secret key.
 
-use crate::support::backends::{database_url, redis_url, Schemas};
 use crate::support::http::{add, get, items, json, list};
 use crate::support::processes::AppProcess;
+use crate::support::store_servers::each_network_store;
 use crate::support::visitor::{KEY, OTHER_KEY};
 
 const SERVER: &str = "server-session";
@@ -36,20 +36,13 @@ async fn memory_sessions_die_with_the_process_and_the_old_cookie_is_just_unknown
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_sessions_survive_a_restart_of_the_app() {
-    let Some(url) = redis_url() else { return };
-    let (_, items, view) = restart(&url).await;
-    assert_eq!(items, ["before the restart"]);
-    assert_eq!(view["browser"][0]["status"], "live session", "{view}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sessions_survive_a_restart_of_the_app() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (_, items, view) = restart(&schemas.fresh().await).await;
-    assert_eq!(items, ["before the restart"]);
-    assert_eq!(view["browser"][0]["status"], "live session", "{view}");
+async fn network_store_sessions_survive_a_restart_of_the_app() {
+    each_network_store(|store| async move {
+        let (_, items, view) = restart(&store.url).await;
+        assert_eq!(items, ["before the restart"]);
+        assert_eq!(view["browser"][0]["status"], "live session", "{view}");
+    })
+    .await;
 }
 
 /// Two instances (`a`, `b`) with the same key and a third (`c`) with another, all on `store`
@@ -85,14 +78,6 @@ pub async fn two_instances(store: &str, env: &[(&str, &str)]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_redis_sessions_but_not_global_state() {
-    let Some(url) = redis_url() else { return };
-    two_instances(&url, &[]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_postgres_sessions_but_not_global_state() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    two_instances(&schemas.fresh().await, &[]).await;
+async fn two_instances_share_network_store_sessions_but_not_global_state() {
+    each_network_store(|store| async move { two_instances(&store.url, &[]).await }).await;
 }

@@ -7,7 +7,7 @@ use rocket::http::{ContentType, Header, Status};
 use server_side_sessions::config::AppConfig;
 use server_side_sessions::strategy::Slug;
 
-use crate::support::backends::{database_url, Schemas};
+use crate::support::store_servers::{database_url, Schemas};
 use crate::support::visitor::{figment, App, Resp, Visitor};
 
 /// A server-session write as if from `peer`, with `headers` (a claimed `X-Real-IP`, the

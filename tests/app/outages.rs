@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use server_side_sessions::session_id::SessionId;
 use tokio::net::TcpListener;
 
-use crate::support::backends::{database_url, redis_url, Schemas};
 use crate::support::http::{add, get, items, json, list, Reply};
 use crate::support::processes::wait_healthy;
 use crate::support::proxy::{reroute, Proxy};
 use crate::support::server::Server;
+use crate::support::store_servers::each_network_store;
 use crate::support::visitor::figment;
 
 const SERVER: &str = "server-session";
@@ -106,19 +106,13 @@ async fn black_hole() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_app_starts_without_its_redis_and_answers_503_quickly() {
-    let refused = start("redis://127.0.0.1:1").await;
-    assert_store_down(&refused, "redis", &some_session()).await;
-    let silent = start(&format!("redis://127.0.0.1:{}", black_hole().await)).await;
-    assert_store_down(&silent, "redis", &some_session()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_app_starts_without_its_postgres_and_answers_503_quickly() {
-    let refused = start("postgres://postgres@127.0.0.1:1/test").await;
-    assert_store_down(&refused, "postgres", &some_session()).await;
-    let silent = start(&format!("postgres://postgres@127.0.0.1:{}/test", black_hole().await)).await;
-    assert_store_down(&silent, "postgres", &some_session()).await;
+async fn the_app_starts_without_its_store_and_answers_503_quickly() {
+    for (backend, scheme) in [("redis", "redis://"), ("postgres", "postgres://postgres@")] {
+        let refused = start(&format!("{scheme}127.0.0.1:1/0")).await;
+        assert_store_down(&refused, backend, &some_session()).await;
+        let silent = start(&format!("{scheme}127.0.0.1:{}/0", black_hole().await)).await;
+        assert_store_down(&silent, backend, &some_session()).await;
+    }
 }
 
 #[tokio::test]
@@ -165,16 +159,8 @@ async fn outage_and_recovery(url: &str, backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_going_away_gives_503_and_the_app_recovers_with_sessions_intact() {
-    let Some(url) = redis_url() else { return };
-    outage_and_recovery(&url, "redis").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_going_away_gives_503_and_the_app_recovers_with_sessions_intact() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    outage_and_recovery(&schemas.fresh().await, "postgres").await;
+async fn a_store_going_away_gives_503_and_the_app_recovers_with_sessions_intact() {
+    each_network_store(|store| async move { outage_and_recovery(&store.url, store.kind).await }).await;
 }
 
 /// A store that is down when the app starts and comes up later: no restart needed, and for
@@ -199,14 +185,6 @@ async fn down_at_start_then_up(url: &str, backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_at_start_is_used_as_soon_as_it_is_up() {
-    let Some(url) = redis_url() else { return };
-    down_at_start_then_up(&url, "redis").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_down_at_start_is_migrated_and_used_as_soon_as_it_is_up() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    down_at_start_then_up(&schemas.fresh().await, "postgres").await;
+async fn a_store_down_at_start_is_used_and_migrated_as_soon_as_it_is_up() {
+    each_network_store(|store| async move { down_at_start_then_up(&store.url, store.kind).await }).await;
 }

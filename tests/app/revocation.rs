@@ -13,9 +13,9 @@ use server_side_sessions::store::revocation::Confirmed;
 use server_side_sessions::store::{RevocationCopy, RevocationStore};
 
 use crate::store::LONG;
-use crate::support::backends::{database_url, redis_url, Schemas};
 use crate::support::http::{add, get, http, items, json, list};
 use crate::support::processes::AppProcess;
+use crate::support::store_servers::each_network_store;
 use crate::support::visitor::KEY;
 
 const COOKIE: &str = "cookie-session";
@@ -77,16 +77,8 @@ async fn propagation(store: &str, backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sign_out_reaches_another_instance_within_a_second_with_redis() {
-    let Some(url) = redis_url() else { return };
-    propagation(&url, "redis").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sign_out_reaches_another_instance_within_a_second_with_postgres() {
-    let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    propagation(&schemas.fresh().await, "postgres").await;
+async fn a_sign_out_reaches_another_instance_within_a_second() {
+    each_network_store(|store| async move { propagation(&store.url, store.kind).await }).await;
 }
 
 /// Until its feed is up (or while it is down) the copy is not trusted: a read asks the store,

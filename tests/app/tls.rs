@@ -12,10 +12,10 @@ use server_side_sessions::config::Lifetimes;
 use server_side_sessions::store::postgres::PostgresStore;
 use server_side_sessions::store::redis::RedisStore;
 use server_side_sessions::store::tls::RootCa;
-use server_side_sessions::store::{Backend, SessionStore};
+use server_side_sessions::store::SessionStore;
 
 use crate::store::{conformance, LONG};
-use crate::support::backends::{unique, wait_ready, Schemas};
+use crate::support::store_servers::{on_each, unique, NetworkStore};
 use crate::support::visitor::{figment, App};
 
 /// The variables' values, or `None` after saying the test is skipped (or failing, with
@@ -42,52 +42,32 @@ fn redis(url: &str, lifetimes: Lifetimes, ca: &RootCa) -> RedisStore {
     RedisStore::with_options(url, lifetimes, &unique("tls-test:"), Some(ca)).expect("a rediss:// URL")
 }
 
-/// Test schemas on the TLS Postgres. Creating them needs a connection too: it names the CA in
-/// the URL (`sslrootcert`); the stores get URLs without it, so only the setting can verify.
-fn schemas(url: &str, ca_path: &str) -> (Schemas, String) {
-    let admin = format!("{url}&sslrootcert={ca_path}");
-    (Schemas::new(&admin), format!("&sslrootcert={ca_path}"))
+/// Runs `body` on the TLS Redis and the TLS Postgres, verified by the configured CA. Test
+/// schemas on the TLS Postgres are made over a connection that names the CA in its URL
+/// (`sslrootcert`); the stores get URLs without it, so only the setting can verify.
+async fn each_tls_store<F, Fut>(body: F)
+where
+    F: Fn(NetworkStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some([redis, postgres, ca]) = vars(["TLS_REDIS_URL", "TLS_DATABASE_URL", "TLS_CA"]) else { return };
+    let suffix = format!("&sslrootcert={ca}");
+    let postgres = NetworkStore::postgres(&format!("{postgres}{suffix}"), Some(ca.clone()), &suffix).await;
+    on_each(vec![NetworkStore::redis(redis, Some(ca)), postgres], body).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_store_conformance_over_tls_verified_by_the_configured_ca() {
-    let Some([url, ca]) = vars(["TLS_REDIS_URL", "TLS_CA"]) else { return };
-    let ca = load(&ca);
-    conformance(|lifetimes| {
-        let store = redis(&url, lifetimes, &ca);
-        async move { Backend::of(store) }
+async fn store_conformance_over_tls_verified_by_the_configured_ca() {
+    each_tls_store(|store| async move { conformance(|lifetimes| store.fresh(lifetimes)).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_over_tls() {
+    each_tls_store(|store| async move {
+        let ca = store.ca.clone().unwrap_or_default();
+        crate::instances::two_instances(&store.url, &[("ROCKET_SESSION_STORE_CA", &ca)]).await;
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_conformance_over_tls_verified_by_the_configured_ca() {
-    let Some([url, path]) = vars(["TLS_DATABASE_URL", "TLS_CA"]) else { return };
-    let ((schemas, in_url), ca) = (schemas(&url, &path), load(&path));
-    conformance(|lifetimes| {
-        let (schemas, in_url, ca) = (&schemas, &in_url, &ca);
-        async move {
-            let url = schemas.fresh().await.replace(in_url.as_str(), "");
-            let store = PostgresStore::with_ca(&url, lifetimes, Some(ca)).expect("a verify-full URL");
-            wait_ready(&store).await;
-            Backend::of(store)
-        }
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_sessions_over_redis_tls() {
-    let Some([url, path]) = vars(["TLS_REDIS_URL", "TLS_CA"]) else { return };
-    crate::instances::two_instances(&url, &[("ROCKET_SESSION_STORE_CA", &path)]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_sessions_over_postgres_tls() {
-    let Some([url, path]) = vars(["TLS_DATABASE_URL", "TLS_CA"]) else { return };
-    let (schemas, in_url) = schemas(&url, &path);
-    let store = schemas.fresh().await.replace(in_url.as_str(), "");
-    crate::instances::two_instances(&store, &[("ROCKET_SESSION_STORE_CA", &path)]).await;
 }
 
 /// What the app answers with `session_store = url` and `session_store_ca = ca_path`: the

@@ -91,6 +91,19 @@ pub enum Op {
     Clear,
 }
 
+impl Op {
+    /// Whether `self` may be applied to a list of `len` items: the two list rules. A store that
+    /// applies operations itself (a Lua script, one SQL statement) checks the same two
+    /// comparisons, with [`MAX_ITEMS`] passed to it, and reports its decision back here.
+    pub fn allowed(&self, len: usize) -> Result<(), ListError> {
+        match self {
+            Op::Add(_) if len >= MAX_ITEMS => Err(ListError::Full),
+            Op::Remove(index) if *index >= len => Err(ListError::NoSuchIndex { index: *index, len }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Why an operation could not be applied; the list is unchanged when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
@@ -120,12 +133,9 @@ impl ItemList {
 
     /// Applies `op`, or leaves the list exactly as it was and says why not.
     pub fn apply(&mut self, op: &Op) -> Result<(), ListError> {
+        op.allowed(self.0.len())?;
         match op {
-            Op::Add(_) if self.0.len() >= MAX_ITEMS => return Err(ListError::Full),
             Op::Add(item) => self.0.push(item.clone()),
-            Op::Remove(index) if *index >= self.0.len() => {
-                return Err(ListError::NoSuchIndex { index: *index, len: self.0.len() })
-            }
             Op::Remove(index) => {
                 self.0.remove(*index);
             }

@@ -62,6 +62,40 @@ impl SessionId {
         hex
     }
 
+    /// `successor`, sealed so that only a holder of this id can read it: XOR with a SHA-256 of
+    /// this id (under its own label, so it is not the storage key), as hex. A store keeps it
+    /// beside a rotated-away id for the grace window ([`crate::store`]), so that a request
+    /// still carrying this id can be answered with its successor; the store itself, which
+    /// holds only hashes, learns nothing it could use as a cookie.
+    pub fn seal_successor(&self, successor: &SessionId) -> String {
+        let bytes = URL_SAFE_NO_PAD.decode(&successor.0).unwrap_or_default();
+        let sealed: Vec<u8> = bytes.iter().zip(self.successor_mask()).map(|(b, m)| b ^ m).collect();
+        sealed.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The id [`SessionId::seal_successor`] sealed for this one, if `sealed` is such a seal and
+    /// the result hashes to `storage_key` (the key the store moved the session to).
+    pub fn open_successor(&self, sealed: &str, storage_key: &str) -> Option<SessionId> {
+        let bytes: Vec<u8> = (0..sealed.len())
+            .step_by(2)
+            .map(|at| sealed.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+            .collect::<Option<_>>()?;
+        if bytes.len() != ID_BYTES {
+            return None;
+        }
+        let plain: Vec<u8> = bytes.iter().zip(self.successor_mask()).map(|(b, m)| b ^ m).collect();
+        let successor = SessionId(URL_SAFE_NO_PAD.encode(plain));
+        (successor.storage_key() == storage_key).then_some(successor)
+    }
+
+    fn successor_mask(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(b"server-side-sessions successor\0")
+            .chain_update(self.0.as_bytes())
+            .finalize()
+            .into()
+    }
+
     /// A shortened form for logs and the page: enough to tell ids apart, not to use one.
     pub fn redacted(&self) -> String {
         format!("{}…{}", &self.0[..4], &self.0[ID_LEN - 2..])
@@ -98,6 +132,20 @@ mod tests {
         let mut swapped = good.expose().to_owned();
         swapped.replace_range(0..1, "+");
         assert_eq!(SessionId::parse(&swapped), None);
+    }
+
+    #[test]
+    fn only_a_holder_of_the_old_id_can_open_its_successor() {
+        let (old, new, other) = (SessionId::generate(), SessionId::generate(), SessionId::generate());
+        let sealed = old.seal_successor(&new);
+        assert_eq!(sealed.len(), 64);
+        assert_eq!(old.open_successor(&sealed, &new.storage_key()), Some(new.clone()));
+        assert_eq!(other.open_successor(&sealed, &new.storage_key()), None, "another id opens nothing");
+        assert_eq!(old.open_successor(&sealed, &other.storage_key()), None, "a foreign key");
+        assert!(!sealed.contains(&new.storage_key()) && !sealed.contains(&old.storage_key()));
+        for bad in ["", "zz", &sealed[2..], &format!("{sealed}00")] {
+            assert_eq!(old.open_successor(bad, &new.storage_key()), None, "{bad:?}");
+        }
     }
 
     #[test]

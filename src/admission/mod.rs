@@ -7,7 +7,10 @@
 //!
 //! - **A rate per client network** (`session_rate_per_minute`, with bursts of
 //!   `session_rate_burst`): a token bucket per network ([`rate`]), answered with `429` and
-//!   `Retry-After`. The address is [`ClientAddress`]: the
+//!   `Retry-After`. The session store keeps the buckets and charges one in the same step as
+//!   it creates the session ([`crate::store::SessionStore::create`]): with Redis or Postgres
+//!   every instance draws on the same bucket, so starting more instances buys a client no
+//!   more sessions, and a store that is down stops new sessions rather than the bound. The address is [`ClientAddress`]: the
 //!   peer's, unless the operator names a header (`ip_header`) or the proxies in front
 //!   (`trusted_proxy_hops`). Any client can write a header, so the app trusts one only when
 //!   told to. The defaults fit a class of 40 behind one address (docs/limits.md).
@@ -24,9 +27,8 @@ pub mod client_address;
 pub mod live;
 pub mod rate;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
@@ -37,9 +39,8 @@ pub use self::client_address::{ClientAddress, ClientRule};
 use self::live::LiveCount;
 pub use self::live::{Ticket, RECOUNT_EVERY};
 use self::rate::{Network, RateRule};
-use crate::clock::now_ms;
 use crate::config::AppConfig;
-use crate::store::Store;
+use crate::store::{RateCharge, Store};
 
 /// What a full store tells a client to wait: sessions free up only as they expire or end.
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -58,14 +59,12 @@ pub struct Admission {
     live: LiveCount,
     rule: RateRule,
     ipv6_prefix: u8,
-    /// Each network's theoretical arrival time ([`rate`]), in this process.
-    buckets: Mutex<HashMap<Network, u64>>,
 }
 
 impl Admission {
     /// `limit` live sessions at most; each network may start sessions as `rule` allows.
     pub fn new(limit: usize, rule: RateRule, ipv6_prefix: u8) -> Admission {
-        Admission { live: LiveCount::new(limit), rule, ipv6_prefix, buckets: Mutex::default() }
+        Admission { live: LiveCount::new(limit), rule, ipv6_prefix }
     }
 
     /// The bounds `config` sets (checked by [`AppConfig::from_figment`]).
@@ -89,16 +88,17 @@ impl Admission {
         Network::of(client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), self.ipv6_prefix)
     }
 
-    /// Takes a place for a new session of `client`, or says why not. A full store is checked
-    /// first, so that refusals while it is full do not use up the client's rate.
-    pub fn admit(&self, client: Option<IpAddr>) -> Result<Ticket<'_>, Refused> {
+    /// Takes a place among the live sessions for a new one, or says that there is none. The
+    /// rate is not checked here: the store charges [`Admission::charge`] as it creates the
+    /// session, so a full store spends no one's rate.
+    pub fn admit(&self) -> Result<Ticket<'_>, Refused> {
         let limit = self.live.limit();
-        let ticket = self.live.take().ok_or(Refused::Full { limit, retry_after: FULL_RETRY_AFTER })?;
-        let network = self.network(client);
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let tat = self.rule.admit(buckets.get(&network).copied(), now_ms());
-        buckets.insert(network, tat.map_err(|retry_after| Refused::TooFast { retry_after })?);
-        Ok(ticket)
+        self.live.take().ok_or(Refused::Full { limit, retry_after: FULL_RETRY_AFTER })
+    }
+
+    /// What a new session costs `client`'s network, for the store to check and charge.
+    pub fn charge(&self, client: Option<IpAddr>) -> RateCharge {
+        RateCharge { network: self.network(client).to_string(), rule: self.rule }
     }
 
     /// A session this process knew of ended (logged out).
@@ -106,13 +106,10 @@ impl Admission {
         self.live.ended();
     }
 
-    /// Replaces the estimate with the store's count of `live` sessions (see [`live`]); the
-    /// buckets of networks whose bucket is full again are forgotten, so this memory stays
-    /// bounded too. `began` is [`Admission::recount_begins`], read before the store counted.
+    /// Replaces the estimate with the store's count of `live` sessions (see [`live`]). `began`
+    /// is [`Admission::recount_begins`], read before the store counted.
     pub fn recount(&self, began: i64, live: usize) {
         self.live.recount(began, live);
-        let now = now_ms();
-        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, tat| *tat > now);
     }
 
     /// Where a recount starts: call before asking the store for its count.
@@ -181,22 +178,17 @@ mod tests {
     use super::*;
 
     const A: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-    const B: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
 
     #[test]
-    fn each_network_gets_its_burst_then_waits_and_a_full_store_spends_no_rate() {
-        let admission = Admission::new(4, RateRule::new(1, 3), 64);
-        for _ in 0..3 {
-            admission.admit(A).expect("within the burst").created();
-        }
-        match admission.admit(A).err() {
-            Some(Refused::TooFast { retry_after }) => assert!(retry_after >= Duration::from_secs(1)),
-            other => panic!("expected TooFast, got {other:?}"),
-        }
-        admission.admit(B).expect("another network has its own bucket").created();
-        assert_eq!(admission.live(), 4, "a refused admission holds no place");
-        assert!(matches!(admission.admit(B).err(), Some(Refused::Full { limit: 4, .. })));
+    fn a_full_store_refuses_and_each_network_is_charged_by_its_own_key() {
+        let admission = Admission::new(1, RateRule::new(1, 3), 64);
+        admission.admit().expect("a place").created();
+        assert!(matches!(admission.admit().err(), Some(Refused::Full { limit: 1, .. })));
         admission.ended();
-        admission.admit(B).expect("the full store spent none of B's rate").created();
+        admission.admit().expect("a place freed up").created();
+        assert_eq!(admission.charge(A).network, "192.0.2.1");
+        assert_eq!(admission.charge(None).network, "0.0.0.0", "in-process requests share one bucket");
+        let v6 = admission.charge(Some("2001:db8::1".parse().unwrap()));
+        assert_eq!((v6.network.as_str(), v6.rule), ("2001:db8::/64", RateRule::new(1, 3)));
     }
 }

@@ -11,6 +11,7 @@
 //! |------------------------|--------------------|------------------------------------------------|
 //! | `session_idle_timeout` | 1800 (30 minutes)  | seconds without a visit before a session ends   |
 //! | `session_max_lifetime` | 28800 (8 hours)    | seconds after creation when a session ends      |
+//! | `session_rotation_grace` | 10               | seconds a rotated-away session id still leads to the new one (a request already on its way loses nothing), at most 300 |
 //! | `cookie_secure`        | false (debug), true (release) | mark cookies `Secure`, use `__Host-` names |
 //! | `session_store`        | `memory`           | where server-side sessions are kept: `memory`, a `redis://` or `postgres://` URL, or `shuttle-postgres` ([`crate::store::open`]) |
 //! | `session_limit`        | 3000               | live server-side sessions at most; new ones get 503 beyond it ([`crate::admission`]) |
@@ -37,11 +38,16 @@ pub use self::figment::{figment, with_platform_port};
 /// Longest timeout accepted: a year. Longer values are almost certainly a unit mistake.
 const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
 
+/// Longest rotation grace accepted: the window in which a pre-rotation id still works is a
+/// window for a thief too, so it stays short.
+const MAX_GRACE: u64 = 300;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AppConfig {
     pub session_idle_timeout: u64,
     pub session_max_lifetime: u64,
+    pub session_rotation_grace: u64,
     pub cookie_secure: bool,
     pub session_store: String,
     pub session_limit: usize,
@@ -57,6 +63,7 @@ impl Default for AppConfig {
         AppConfig {
             session_idle_timeout: 30 * 60,
             session_max_lifetime: 8 * 60 * 60,
+            session_rotation_grace: 10,
             cookie_secure: false,
             session_store: "memory".into(),
             session_limit: 3_000,
@@ -76,6 +83,8 @@ pub struct Lifetimes {
     pub idle: Duration,
     /// A session this old is over, however active.
     pub max: Duration,
+    /// How long a rotated-away session id still leads to the session's new id.
+    pub rotation_grace: Duration,
 }
 
 impl Lifetimes {
@@ -107,6 +116,13 @@ impl AppConfig {
                 return Err(format!("`{key}` must be between 1 and {MAX_SECONDS} seconds, not {value}"));
             }
         }
+        if config.session_rotation_grace > MAX_GRACE {
+            return Err(format!(
+                "`session_rotation_grace` must be at most {MAX_GRACE} seconds (a stolen pre-rotation id works \
+                 that long), not {}",
+                config.session_rotation_grace
+            ));
+        }
         let counts = [
             ("session_limit", config.session_limit as u64),
             ("session_rate_per_minute", config.session_rate_per_minute.into()),
@@ -132,6 +148,7 @@ impl AppConfig {
         Lifetimes {
             idle: Duration::from_secs(self.session_idle_timeout),
             max: Duration::from_secs(self.session_max_lifetime),
+            rotation_grace: Duration::from_secs(self.session_rotation_grace),
         }
     }
 

@@ -73,7 +73,8 @@ pub fn open(
             }
         },
         "redis" | "rediss" => {
-            Backend::of(redis::RedisStore::with_options(setting, lifetimes, redis::DEFAULT_PREFIX, ca)?)
+            let (url, prefix) = redis::split_prefix(setting)?;
+            Backend::of(redis::RedisStore::with_options(&url, lifetimes, &prefix, ca)?)
         }
         "postgres" | "postgresql" => Backend::of(postgres::PostgresStore::with_ca(setting, lifetimes, ca)?),
         "shuttle-postgres" if setting == scheme => match shared {
@@ -85,8 +86,8 @@ pub fn open(
     })
 }
 
-const ACCEPTED: &str = "`memory`, a `redis://` or `rediss://` URL, a `postgres://` URL, \
-or (on Shuttle) `shuttle-postgres`";
+const ACCEPTED: &str = "`memory`, a `redis://` or `rediss://` URL (optionally with \
+`?prefix=...` for its keys), a `postgres://` URL, or (on Shuttle) `shuttle-postgres`";
 
 const SHUTTLE_ONLY: &str = "`session_store = \"shuttle-postgres\"` uses the database Shuttle \
 provides, so it works only under `cargo shuttle run` or on Shuttle; elsewhere use a \
@@ -194,7 +195,11 @@ async fn purge(backend: &Backend) {
 mod tests {
     use super::*;
 
-    const LIFETIMES: Lifetimes = Lifetimes { idle: Duration::from_secs(60), max: Duration::from_secs(60) };
+    const LIFETIMES: Lifetimes = Lifetimes {
+        idle: Duration::from_secs(60),
+        max: Duration::from_secs(60),
+        rotation_grace: Duration::ZERO,
+    };
 
     fn refused(setting: &str) -> String {
         open(setting, LIFETIMES, None, None).err().unwrap_or_else(|| panic!("{setting} was accepted"))

@@ -23,13 +23,14 @@ use rocket::request::{self, FromRequest, Request};
 use super::{CookieSettings, CookieView, Fact, Strategy, View};
 use crate::admission::client_address::ClientAddress;
 use crate::admission::Admission;
+use crate::admission::Refused;
 use crate::clock;
 use crate::config::AppConfig;
 use crate::cookie_rules;
 use crate::error::AppError;
 use crate::item::{ItemList, Op};
 use crate::session_id::SessionId;
-use crate::store::{Record, SessionStore, Store, Updated};
+use crate::store::{Created, Reached, Record, Rotated, SessionStore, Store};
 
 /// The session cookie's settings, managed by [`stage`]. The store itself is the store
 /// stage's ([`crate::store::stage()`]); this strategy takes it from Rocket state per request.
@@ -83,12 +84,19 @@ impl ServerSession<'_> {
         &**self.store
     }
 
-    /// The live record behind the visitor's cookie, if there is one.
+    /// The live record behind the visitor's cookie, if there is one. Reached through an id
+    /// rotated away moments ago, the answer carries the new id.
     pub async fn record(&self) -> Result<Option<Record>, AppError> {
-        match &self.id {
-            Some(id) => Ok(self.store().load(id).await?),
-            None => Ok(None),
+        let Some(id) = &self.id else { return Ok(None) };
+        Ok(self.store().load(id).await?.map(|reached| self.follow(reached)))
+    }
+
+    /// The value an operation reached, after pointing the cookie at the id it was moved to.
+    fn follow<T>(&self, Reached { value, moved_to }: Reached<T>) -> T {
+        if let Some(successor) = moved_to {
+            self.set_cookie(&successor);
         }
+        value
     }
 
     /// Log out: delete the record and the cookie. The id is dead even if copied elsewhere.
@@ -105,16 +113,19 @@ impl ServerSession<'_> {
         Ok(())
     }
 
-    /// Moves the session to a new id; the old one stops working at once. Returns whether
-    /// there was a session to rotate.
+    /// Moves the session to a new id; the old one leads to it for the grace window, then
+    /// stops working. Returns whether there was a session to rotate.
     pub async fn rotate(&self) -> Result<bool, AppError> {
         let Some(old) = &self.id else { return Ok(false) };
         let new = SessionId::generate();
-        if !self.store().rotate(old, &new).await? {
-            return Ok(false);
-        }
-        log::info!("session {} rotated to {}", old.redacted(), new.redacted());
-        self.set_cookie(&new);
+        let now = match self.store().rotate(old, &new).await? {
+            Rotated::Missing => return Ok(false),
+            Rotated::Moved => new,
+            // Another tab (or a double click) rotated it moments ago: the same successor.
+            Rotated::Already(successor) => successor,
+        };
+        log::info!("session {} rotated to {}", old.redacted(), now.redacted());
+        self.set_cookie(&now);
         Ok(true)
     }
 
@@ -183,22 +194,25 @@ impl Strategy for ServerSession<'_> {
 
     async fn apply(&self, op: Op) -> Result<ItemList, AppError> {
         if let Some(id) = &self.id {
-            match self.store().update(id, &op).await? {
-                Updated::Applied(record) => return Ok(record.items),
-                Updated::Refused(refused) => return Err(refused.into()),
-                Updated::Missing => {} // never adopt it: fall through to a fresh id
+            if let Some(reached) = self.store().update(id, &op).await? {
+                return Ok(self.follow(reached)?.items);
             }
+            // Missing: never adopt the id; a fresh one follows.
         }
         let mut items = ItemList::default();
         items.apply(&op)?;
         if items.is_empty() {
             return Ok(items); // clearing nothing: no reason to create a session
         }
-        let ticket = self.admission.admit(self.client)?;
+        let ticket = self.admission.admit()?;
         let id = SessionId::generate();
-        self.store().create(&id, items.clone()).await?;
-        ticket.created();
-        self.set_cookie(&id);
-        Ok(items)
+        match self.store().create(&id, items, &self.admission.charge(self.client)).await? {
+            Created::TooFast { retry_after } => Err(Refused::TooFast { retry_after }.into()),
+            Created::Stored(record) => {
+                ticket.created();
+                self.set_cookie(&id);
+                Ok(record.items)
+            }
+        }
     }
 }

@@ -1,18 +1,20 @@
-//! The default store: a `HashMap` in this process, behind one mutex.
+//! The default store: maps in this process, behind one mutex.
 //!
 //! Fast and needs nothing installed, but it lives and dies with the process: a restart
-//! forgets every session, and a second instance has its own, separate map. The mutex is
-//! held only for the map operation itself (never across an `.await`), which is what makes
-//! each `update` atomic.
+//! forgets every session, and a second instance has its own, separate maps. The mutex is held
+//! only for the map operations themselves (never across an `.await`), which is what makes
+//! each operation atomic. Besides the sessions it keeps what every store keeps: the forwards
+//! of rotated-away ids for the grace window, and each network's rate bucket (one instance by
+//! definition, so the bucket is this process's).
+
+mod revocation;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rocket::tokio::sync::mpsc;
 
-use super::revocation::FEED_BUFFER;
-use super::{Change, Feed, Record, RevocationStore, SessionStore, StoreError, Updated};
+use super::{Change, Created, RateCharge, Reached, Record, Rotated, SessionStore, StoreError, Updated};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
 use crate::item::{ItemList, Op};
@@ -20,9 +22,26 @@ use crate::session_id::SessionId;
 
 type Key = [u8; 32];
 
+/// Where a rotated-away id leads, until `until_ms`: the successor's key and its id sealed for
+/// the old id's holders ([`SessionId::seal_successor`]), as a network store keeps it.
+struct Forward {
+    to: Key,
+    to_hex: String,
+    sealed: String,
+    until_ms: u64,
+}
+
+#[derive(Default)]
+struct Sessions {
+    records: HashMap<Key, Record>,
+    forwards: HashMap<Key, Forward>,
+    /// Each network's theoretical arrival time ([`crate::admission::rate`]).
+    rates: HashMap<String, u64>,
+}
+
 pub struct MemoryStore {
     lifetimes: Lifetimes,
-    records: Mutex<HashMap<Key, Record>>,
+    sessions: Mutex<Sessions>,
     /// Private-cookie family -> (revocation epoch, forget after Unix ms).
     epochs: Mutex<HashMap<String, (u64, u64)>>,
     /// Where raises are announced: only this process can make them, but the copy kept by
@@ -34,33 +53,43 @@ impl MemoryStore {
     pub fn new(lifetimes: Lifetimes) -> MemoryStore {
         MemoryStore {
             lifetimes,
-            records: Mutex::new(HashMap::new()),
-            epochs: Mutex::new(HashMap::new()),
-            subscribers: Mutex::new(Vec::new()),
+            sessions: Mutex::default(),
+            epochs: Mutex::default(),
+            subscribers: Mutex::default(),
         }
     }
 
-    fn epochs(&self) -> MutexGuard<'_, HashMap<String, (u64, u64)>> {
-        self.epochs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn records(&self) -> MutexGuard<'_, HashMap<Key, Record>> {
+    fn sessions(&self) -> MutexGuard<'_, Sessions> {
         // A panic while holding the lock cannot leave a half-written record (every write is
         // a single map operation), so the data behind a poisoned lock is still sound.
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    /// The live record under `key`, with its idle deadline moved to now; an expired record
-    /// is removed on the way.
-    fn live<'m>(&self, map: &'m mut HashMap<Key, Record>, key: &Key) -> Option<&'m mut Record> {
-        let now = now_ms();
-        if !map.get(key)?.is_live(&self.lifetimes, now) {
-            map.remove(key);
+impl Sessions {
+    /// The key `id` reaches now: its own while its session is live, else its successor's
+    /// within the grace window (with the successor's id). An expired record is removed on the
+    /// way; a visit moves the idle deadline.
+    fn reach(&mut self, id: &SessionId, lifetimes: &Lifetimes, now: u64) -> Option<Reached<Key>> {
+        let own = id.hash();
+        let (key, moved_to) = match self.forwards.get(&own).filter(|f| f.until_ms > now) {
+            Some(forward) => (forward.to, Some(id.open_successor(&forward.sealed, &forward.to_hex)?)),
+            None => (own, None),
+        };
+        if !self.records.get(&key)?.is_live(lifetimes, now) {
+            self.records.remove(&key);
             return None;
         }
-        let record = map.get_mut(key)?;
+        Some(Reached { value: key, moved_to })
+    }
+
+    /// The reached record, its visit recorded.
+    fn visit(&mut self, id: &SessionId, lifetimes: &Lifetimes) -> Option<Reached<&mut Record>> {
+        let now = now_ms();
+        let Reached { value: key, moved_to } = self.reach(id, lifetimes, now)?;
+        let record = self.records.get_mut(&key)?;
         record.seen_ms = now;
-        Some(record)
+        Some(Reached { value: record, moved_to })
     }
 }
 
@@ -74,56 +103,79 @@ impl SessionStore for MemoryStore {
         true
     }
 
-    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        let mut map = self.records();
-        Ok(self.live(&mut map, &id.hash()).map(|record| record.clone()))
+    async fn load(&self, id: &SessionId) -> Result<Option<Reached<Record>>, StoreError> {
+        let mut sessions = self.sessions();
+        let reached = sessions.visit(id, &self.lifetimes);
+        Ok(reached.map(|Reached { value, moved_to }| Reached { value: value.clone(), moved_to }))
     }
 
-    async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
-        let record = Record::new(items, now_ms());
-        self.records().insert(id.hash(), record.clone());
-        Ok(record)
-    }
-
-    async fn update(&self, id: &SessionId, op: &Op) -> Result<Updated, StoreError> {
-        let mut map = self.records();
-        let Some(record) = self.live(&mut map, &id.hash()) else {
-            return Ok(Updated::Missing);
-        };
-        Ok(match record.items.apply(op) {
-            Ok(()) => Updated::Applied(record.clone()),
-            Err(refused) => Updated::Refused(refused),
-        })
-    }
-
-    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
-        let mut map = self.records();
-        if self.live(&mut map, &old.hash()).is_none() {
-            return Ok(false);
+    async fn create(
+        &self,
+        id: &SessionId,
+        items: ItemList,
+        rate: &RateCharge,
+    ) -> Result<Created, StoreError> {
+        let now = now_ms();
+        let mut sessions = self.sessions();
+        let tat = sessions.rates.get(&rate.network).copied();
+        match rate.rule.admit(tat, now) {
+            Err(retry_after) => Ok(Created::TooFast { retry_after }),
+            Ok(next) => {
+                sessions.rates.insert(rate.network.clone(), next);
+                let record = Record::new(items, now);
+                sessions.records.insert(id.hash(), record.clone());
+                Ok(Created::Stored(record))
+            }
         }
-        let record = map.remove(&old.hash()).expect("checked live above, under the same lock");
-        map.insert(new.hash(), record);
-        Ok(true)
+    }
+
+    async fn update(&self, id: &SessionId, op: &Op) -> Result<Option<Reached<Updated>>, StoreError> {
+        let mut sessions = self.sessions();
+        let Some(Reached { value: record, moved_to }) = sessions.visit(id, &self.lifetimes) else {
+            return Ok(None);
+        };
+        let value = record.items.apply(op).map(|()| record.clone());
+        Ok(Some(Reached { value, moved_to }))
+    }
+
+    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<Rotated, StoreError> {
+        let now = now_ms();
+        let mut sessions = self.sessions();
+        match sessions.reach(old, &self.lifetimes, now) {
+            None => Ok(Rotated::Missing),
+            Some(Reached { moved_to: Some(successor), .. }) => Ok(Rotated::Already(successor)),
+            Some(Reached { value: key, moved_to: None }) => {
+                let record = sessions.records.remove(&key).expect("reached above, under the same lock");
+                sessions.records.insert(new.hash(), record);
+                let until_ms = now.saturating_add(clock::millis(self.lifetimes.rotation_grace));
+                let sealed = old.seal_successor(new);
+                let forward = Forward { to: new.hash(), to_hex: new.storage_key(), sealed, until_ms };
+                sessions.forwards.insert(key, forward);
+                Ok(Rotated::Moved)
+            }
+        }
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let mut map = self.records();
-        let was_live = self.live(&mut map, &id.hash()).is_some();
-        map.remove(&id.hash());
-        Ok(was_live)
+        let mut sessions = self.sessions();
+        let reached = sessions.reach(id, &self.lifetimes, now_ms());
+        sessions.forwards.remove(&id.hash());
+        Ok(reached.is_some_and(|Reached { value: key, .. }| sessions.records.remove(&key).is_some()))
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = now_ms();
-        let mut map = self.records();
-        let before = map.len();
-        map.retain(|_, record| record.is_live(&self.lifetimes, now));
+        let mut sessions = self.sessions();
+        let before = sessions.records.len();
+        sessions.records.retain(|_, record| record.is_live(&self.lifetimes, now));
+        sessions.forwards.retain(|_, forward| forward.until_ms > now);
+        sessions.rates.retain(|_, tat| *tat > now);
         // Give memory back after a large purge, so "expired sessions release memory" holds.
-        if map.len() < map.capacity() / 4 {
-            map.shrink_to_fit();
+        if sessions.records.len() < sessions.records.capacity() / 4 {
+            sessions.records.shrink_to_fit();
         }
-        let purged = before - map.len();
-        drop(map);
+        let purged = before - sessions.records.len();
+        drop(sessions);
         if purged > 0 {
             crate::allocator::release_freed_memory();
         }
@@ -132,60 +184,6 @@ impl SessionStore for MemoryStore {
 
     async fn count(&self) -> Result<usize, StoreError> {
         let now = now_ms();
-        Ok(self.records().values().filter(|r| r.is_live(&self.lifetimes, now)).count())
-    }
-}
-
-#[rocket::async_trait]
-impl RevocationStore for MemoryStore {
-    fn per_process(&self) -> bool {
-        true
-    }
-
-    async fn epoch(&self, family: &str) -> Result<u64, StoreError> {
-        let epochs = self.epochs();
-        Ok(epochs.get(family).filter(|(_, until)| *until > now_ms()).map_or(0, |(epoch, _)| *epoch))
-    }
-
-    async fn raise(&self, family: &str, epoch: u64, ttl: Duration) -> Result<Change, StoreError> {
-        let until_ms = now_ms().saturating_add(clock::millis(ttl));
-        let stored = {
-            let mut epochs = self.epochs();
-            let entry = epochs.entry(family.to_owned()).or_insert((0, until_ms));
-            *entry = (entry.0.max(epoch), until_ms);
-            entry.0
-        };
-        let change = Change { family: family.to_owned(), epoch: stored, until_ms };
-        // A subscriber that is gone, or too far behind, loses its feed (and reloads).
-        let mut subscribers = self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        subscribers.retain(|feed| feed.try_send(change.clone()).is_ok());
-        Ok(change)
-    }
-
-    async fn all(&self) -> Result<Vec<Change>, StoreError> {
-        let now = now_ms();
-        let epochs = self.epochs();
-        let live = epochs.iter().filter(|(_, (_, until))| *until > now);
-        Ok(live
-            .map(|(family, (epoch, until))| Change {
-                family: family.clone(),
-                epoch: *epoch,
-                until_ms: *until,
-            })
-            .collect())
-    }
-
-    async fn subscribe(&self) -> Result<Feed, StoreError> {
-        let (sender, feed) = mpsc::channel(FEED_BUFFER);
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(sender);
-        Ok(feed)
-    }
-
-    async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let now = now_ms();
-        let mut epochs = self.epochs();
-        let before = epochs.len();
-        epochs.retain(|_, (_, until)| *until > now);
-        Ok(before - epochs.len())
+        Ok(self.sessions().records.values().filter(|r| r.is_live(&self.lifetimes, now)).count())
     }
 }

@@ -1,47 +1,50 @@
 //! Sessions in Postgres: for an app that already has a database (on Shuttle, the shared one).
 //!
 //! - **Where the data lives:** a `sessions` table (see `migrations/`), one row per session
-//!   keyed by the hex SHA-256 of its id, the list as `jsonb`, the timestamps as Unix ms.
-//!   On disk, in the database's backups too.
+//!   keyed by the hex SHA-256 of its id, the list as `jsonb`, the timestamps as Unix ms; beside
+//!   it `session_forwards` (where a rotated-away id leads for the grace window) and
+//!   `session_rates` (each network's rate bucket). On disk, in the database's backups too.
 //! - **How long it lasts:** each row has an `expires_ms` column, the earlier of the idle and
-//!   absolute deadlines, moved on every visit. Every query ignores rows past it, and the
-//!   app's periodic purge deletes them. Rows survive app restarts and are shared by every
-//!   instance that uses the same database.
+//!   absolute deadlines, moved on a visit. Every statement ignores rows past it, and the app's
+//!   periodic purge deletes them. Rows survive app restarts and are shared by every instance
+//!   that uses the same database.
 //! - **Who can read it:** anyone who can query the table sees the lists, but not the ids.
 //!   Private-cookie revocation epochs live in a table of their own ([`revocation`]).
-//! - **What it costs:** one statement per read, two per write, and a pooled connection
-//!   while each runs; every statement that changes a row waits for Postgres's commit to disk.
-//!   On the wire a statement is three round trips: sqlx pings the connection as the pool
-//!   hands it out and again as it goes back (`scripts/bench.sh --roundtrips` counts them).
-//! - **How it fails:** the pool connects lazily and replaces broken connections, so the app
-//!   starts while Postgres is down and recovers when it comes back; meanwhile each call fails
-//!   within [`super::TIMEOUT`] and visitors get a 503. The schema migration runs before the
-//!   first query (and at start, see [`crate::store::stage()`]), and again later if Postgres
-//!   was down; sqlx's migrator holds an advisory lock, so instances starting together take
-//!   turns, and the second finds the migration already applied.
+//! - **What it costs:** one statement per operation ([`sql`]), one round trip on the wire: the
+//!   pool adds none ([`pool`]). A read changes nothing unless the last recorded visit is older
+//!   than [`Lifetimes::refresh_after`]; a statement that changes a row waits for Postgres's
+//!   commit to disk.
+//! - **How it fails:** connections are made lazily, so the app starts while Postgres is down
+//!   and recovers when it comes back; meanwhile each call fails within [`super::TIMEOUT`] and
+//!   visitors get a 503. A connection found broken when it is used (Postgres restarted) is
+//!   dropped, and the statement runs once more on a new one, so a restart costs no visitor a
+//!   503 once the server is back. The schema migration runs before the first statement (and at
+//!   start, see [`crate::store::stage()`]), on a connection of its own that is closed after it:
+//!   sqlx's migrator holds an advisory lock for the run, so instances starting together take
+//!   turns, and a run that fails half-way cannot leave the lock held.
 //!
-//! **No lost updates:** as with Redis, `update` reads the row and its `version`, applies the
-//! operation in Rust (where the list rules live), and writes back with
-//! `UPDATE ... WHERE version = <the one read>`; if another write got in between, no row
-//! matches, and it reads again and retries. Writers in one process take turns per session
-//! first (`WriteTurns` in the store module), so retries come only from other instances, and a
-//! burst of writes to one session waits without holding pooled connections. (A transaction with
-//! `SELECT ... FOR UPDATE` would be equally correct; it costs two more round trips, and on a
-//! busy session every waiting writer holds a connection.)
+//! **No lost updates:** `update` sends the operation, not a new list. One `UPDATE` checks that
+//! the session is live and that the list rule allows the operation, applies it and records the
+//! visit; the row stays locked until it commits, and a racing statement reads the row as this
+//! one left it.
 
+mod pool;
 pub mod revocation;
+mod sql;
 
 use std::sync::Arc;
 
+use rand::Rng;
 use rocket::tokio::sync::OnceCell;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::Connection;
 
 use super::tls::RootCa;
-use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
+use super::{bounded, Created, RateCharge, Reached, Record, Rotated, SessionStore, StoreError, Updated};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
-use crate::item::{ItemList, Op};
+use crate::item::{ItemList, Op, MAX_ITEMS};
 use crate::session_id::SessionId;
 
 /// The schema, compiled into the binary from `migrations/`.
@@ -49,23 +52,23 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 pub struct PostgresStore {
     lifetimes: Lifetimes,
-    pool: PgPool,
+    options: PgConnectOptions,
+    pool: pool::Pool,
     /// Set once the migrations have run; until then every call tries them first.
     migrated: Arc<OnceCell<()>>,
-    turns: WriteTurns,
 }
 
 const NOT_VERIFYING: &str = "`session_store_ca` is set, but the Postgres URL does not ask for \
 verification: add `sslmode=verify-full` (a weaker mode skips the check, and `prefer`, the \
 default, falls back to plain text)";
 
-/// [`Lifetimes::deadline_ms`] in SQL, for the one statement that reads `created_ms` and moves
-/// the deadline at once (a read's touch): `$3`, `$4`, `$5` are now, idle and max in ms.
-const NEXT_DEADLINE: &str = "LEAST($3 + $4, created_ms + $5)";
+/// A row as `LOAD` and `UPDATE` end: items, created, seen; the successor's seal and key.
+type Row = (String, i64, i64, Option<String>, Option<String>);
 
 impl PostgresStore {
-    /// A store for the database at `url`. Does not connect yet. With `ca`, the server's certificate must be signed by that authority, and the URL must
-    /// ask for verification (`sslmode=verify-full` or `verify-ca`).
+    /// A store for the database at `url`. Does not connect yet. With `ca`, the server's
+    /// certificate must be signed by that authority, and the URL must ask for verification
+    /// (`sslmode=verify-full` or `verify-ca`).
     pub fn with_ca(url: &str, lifetimes: Lifetimes, ca: Option<&RootCa>) -> Result<PostgresStore, String> {
         // The error text never includes the URL, which may carry a password.
         let mut options: PgConnectOptions =
@@ -76,23 +79,24 @@ impl PostgresStore {
             }
             options = options.ssl_root_cert_from_pem(ca.pem().to_vec());
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(super::TIMEOUT)
-            .connect_lazy_with(options);
-        Ok(PostgresStore { lifetimes, pool, migrated: Arc::new(OnceCell::new()), turns: WriteTurns::new() })
+        let pool = pool::Pool::new(options.clone(), 10);
+        Ok(PostgresStore { lifetimes, options, pool, migrated: Arc::new(OnceCell::new()) })
     }
 
-    /// Runs the migrations unless they have run. In a task of its own: a request that stops
-    /// waiting must not cancel a migration half-way, and later callers wait for the same run.
+    /// Runs the migrations unless they have run, on a connection of their own that is closed
+    /// afterwards (so the migrator's advisory lock goes with it, whatever happened). In a task
+    /// of its own: a request that stops waiting must not cancel a migration half-way, and later
+    /// callers wait for the same run.
     async fn ready(&self) -> Result<(), sqlx::Error> {
         if self.migrated.initialized() {
             return Ok(());
         }
-        let (pool, migrated) = (self.pool.clone(), self.migrated.clone());
+        let (options, migrated) = (self.options.clone(), self.migrated.clone());
         let run = rocket::tokio::spawn(async move {
             let migrate = || async {
-                MIGRATOR.run(&pool).await?;
+                let mut connection = PgConnection::connect_with(&options).await?;
+                MIGRATOR.run_direct(&mut connection).await?;
+                connection.close().await?;
                 log::info!("postgres session schema is up to date");
                 Ok::<_, sqlx::Error>(())
             };
@@ -101,15 +105,12 @@ impl PostgresStore {
         run.await.map_err(|e| sqlx::Error::Protocol(format!("migration task failed: {e}")))?
     }
 
-    /// One store call: the migrations first (if still due), then `call`, all under the timeout.
-    async fn run<T>(
-        &self,
-        what: &str,
-        call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<T, StoreError> {
+    /// One store call: the migrations first (if still due), then `statement`, all under the
+    /// timeout.
+    async fn run<T>(&self, what: &str, statement: pool::Statement<'_, T>) -> Result<T, StoreError> {
         bounded("postgres", what, async {
             self.ready().await?;
-            call.await
+            self.pool.run(statement).await
         })
         .await
     }
@@ -123,71 +124,17 @@ impl PostgresStore {
         )
     }
 
-    /// Reads the live record and, when its last visit is older than
-    /// [`Lifetimes::refresh_after`], moves its idle deadline, in one round trip. An `UPDATE`
-    /// on every read would make each page view a committed write (a WAL flush) and make
-    /// concurrent reads of one session queue on its row lock.
-    async fn touch(&self, id: &SessionId) -> Result<Option<Record>, sqlx::Error> {
-        let (now, idle, max) = self.clock_args();
-        let refresh = bigint(clock::millis(self.lifetimes.refresh_after()));
-        let sql = format!(
-            "WITH live AS (
-                 SELECT key AS live_key, items AS live_items, created_ms AS created, seen_ms AS seen
-                 FROM sessions WHERE key = $1 AND expires_ms > $2
-             ), touched AS (
-                 UPDATE sessions SET seen_ms = $3, expires_ms = {NEXT_DEADLINE}
-                 FROM live WHERE key = live_key AND seen <= $3 - $6
-                 RETURNING seen_ms
-             )
-             SELECT live_items::text, created, COALESCE((SELECT seen_ms FROM touched), seen) FROM live"
-        );
-        let row: Option<(String, i64, i64)> = sqlx::query_as(&sql)
-            .bind(id.storage_key())
-            .bind(now)
-            .bind(now)
-            .bind(idle)
-            .bind(max)
-            .bind(refresh)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|(items, created, seen)| record(&items, created, seen)).transpose()
-    }
-
-    async fn apply(&self, id: &SessionId, op: &Op) -> Result<Updated, sqlx::Error> {
-        let _turn = self.turns.wait(id).await;
-        for _ in 0..super::MAX_ATTEMPTS {
-            if let Some(outcome) = self.try_apply(id, op).await? {
-                return Ok(outcome);
-            }
-        }
-        Err(sqlx::Error::Protocol("too many concurrent writes to one session".into()))
-    }
-
-    /// One optimistic attempt at `update`: `None` if another write got in first.
-    async fn try_apply(&self, id: &SessionId, op: &Op) -> Result<Option<Updated>, sqlx::Error> {
-        let now = bigint(now_ms());
-        let row: Option<(String, i64, i64)> = sqlx::query_as(
-            "SELECT items::text, created_ms, version FROM sessions WHERE key = $1 AND expires_ms > $2",
-        )
-        .bind(id.storage_key())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some((items, created, version)) = row else { return Ok(Some(Updated::Missing)) };
-        let mut record = record(&items, created, now)?;
-        let deadline = bigint(self.lifetimes.deadline_ms(record.created_ms, record.seen_ms));
-        let outcome = match record.items.apply(op) {
-            Ok(()) => Updated::Applied(record.clone()),
-            Err(refused) => Updated::Refused(refused), // still a visit: the deadline moves
-        };
-        let items = serde_json::to_string(&record.items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        let query = sqlx::query(
-            "UPDATE sessions SET items = $2::jsonb, seen_ms = $3, expires_ms = $4, version = version + 1
-             WHERE key = $1 AND version = $5 AND expires_ms > $3",
-        );
-        let query = query.bind(id.storage_key()).bind(items).bind(now).bind(deadline).bind(version);
-        let written = query.execute(&self.pool).await?;
-        Ok((written.rows_affected() == 1).then_some(outcome))
+    /// The record a `LOAD` or `UPDATE` row holds, with the successor's id when it was reached
+    /// through a forward; `None` when the forward's seal does not open.
+    fn reached(&self, id: &SessionId, row: Row) -> Result<Option<Reached<Record>>, StoreError> {
+        let (items, created, seen, sealed, to) = row;
+        let record = record(&items, created, seen)?;
+        Ok(match (sealed, to) {
+            (Some(sealed), Some(to)) => id
+                .open_successor(&sealed, &to)
+                .map(|moved_to| Reached { value: record, moved_to: Some(moved_to) }),
+            _ => Some(Reached::here(record)),
+        })
     }
 }
 
@@ -198,8 +145,9 @@ pub(crate) fn bigint(value: u64) -> i64 {
 }
 
 /// A row's columns as a [`Record`]; a list that no longer parses is an error, not an empty list.
-fn record(items: &str, created_ms: i64, seen_ms: i64) -> Result<Record, sqlx::Error> {
-    let items: ItemList = serde_json::from_str(items).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+fn record(items: &str, created_ms: i64, seen_ms: i64) -> Result<Record, StoreError> {
+    let items: ItemList = serde_json::from_str(items)
+        .map_err(|e| StoreError(format!("postgres: stored list unreadable: {e}")))?;
     Ok(Record { items, created_ms: created_ms.max(0) as u64, seen_ms: seen_ms.max(0) as u64 })
 }
 
@@ -210,62 +158,119 @@ impl SessionStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run("ping", async { sqlx::query("SELECT 1").execute(&self.pool).await.map(drop) }).await
+        self.run("ping", &|c| Box::pin(async { sqlx::query("SELECT 1").execute(c).await.map(drop) })).await
     }
 
-    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        self.run("load", self.touch(id)).await
+    async fn load(&self, id: &SessionId) -> Result<Option<Reached<Record>>, StoreError> {
+        let (key, (now, idle, max)) = (id.storage_key(), self.clock_args());
+        let refresh = bigint(clock::millis(self.lifetimes.refresh_after()));
+        let row: Option<Row> = self
+            .run("load", &|c| {
+                let query = sqlx::query_as(sql::LOAD).bind(key.clone()).bind(now).bind(idle).bind(max);
+                Box::pin(query.bind(refresh).fetch_optional(c))
+            })
+            .await?;
+        Ok(row.map(|row| self.reached(id, row)).transpose()?.flatten())
     }
 
-    async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
+    async fn create(
+        &self,
+        id: &SessionId,
+        items: ItemList,
+        rate: &RateCharge,
+    ) -> Result<Created, StoreError> {
         let record = Record::new(items, now_ms());
-        let items = serde_json::to_string(&record.items).map_err(|e| StoreError(e.to_string()))?;
-        let expires = bigint(record.expires_ms(&self.lifetimes));
-        let query = sqlx::query(
-            "INSERT INTO sessions (key, items, created_ms, seen_ms, expires_ms)
-             VALUES ($1, $2::jsonb, $3, $3, $4)
-             ON CONFLICT (key) DO UPDATE SET items = EXCLUDED.items, created_ms = EXCLUDED.created_ms,
-                 seen_ms = EXCLUDED.seen_ms, expires_ms = EXCLUDED.expires_ms",
-        )
-        .bind(id.storage_key())
-        .bind(items)
-        .bind(record.created_ms as i64)
-        .bind(expires);
-        self.run("create", query.execute(&self.pool)).await?;
-        Ok(record)
+        let json = serde_json::to_string(&record.items).map_err(|e| StoreError(e.to_string()))?;
+        let (key, now, expires) =
+            (id.storage_key(), bigint(record.created_ms), bigint(record.expires_ms(&self.lifetimes)));
+        let (interval, tolerance) = (bigint(rate.rule.interval_ms), bigint(rate.rule.tolerance_ms));
+        let (stored, tat): (bool, Option<i64>) = self
+            .run("create", &|c| {
+                let query = sqlx::query_as(sql::CREATE).bind(key.clone()).bind(json.clone()).bind(now);
+                let query = query.bind(expires).bind(rate.network.clone()).bind(interval).bind(tolerance);
+                Box::pin(query.fetch_one(c))
+            })
+            .await?;
+        if stored {
+            return Ok(Created::Stored(record));
+        }
+        let wait = tat.unwrap_or(now).saturating_sub(tolerance).saturating_sub(now);
+        Ok(Created::TooFast { retry_after: crate::admission::rate::retry_after(wait.max(1) as u64) })
     }
 
-    async fn update(&self, id: &SessionId, op: &Op) -> Result<Updated, StoreError> {
-        self.run("update", self.apply(id, op)).await
+    async fn update(&self, id: &SessionId, op: &Op) -> Result<Option<Reached<Updated>>, StoreError> {
+        let (key, (now, idle, max)) = (id.storage_key(), self.clock_args());
+        let (name, item, index) = match op {
+            Op::Add(item) => ("add", Some(item.as_str().to_owned()), 0),
+            // Anything past the cap is refused anyway; clamped so that it fits Postgres's `int`.
+            Op::Remove(index) => ("remove", None, (*index).min(MAX_ITEMS + 1) as i64),
+            Op::Clear => ("clear", None, 0),
+        };
+        let op_id: i64 = rand::rng().random();
+        type Changed = (String, i64, i64, bool, i64, Option<String>, Option<String>);
+        let changed: Option<Changed> = self
+            .run("update", &|c| {
+                let query = sqlx::query_as(sql::UPDATE).bind(key.clone()).bind(now).bind(idle).bind(max);
+                let query = query.bind(name).bind(item.clone()).bind(index).bind(MAX_ITEMS as i64);
+                Box::pin(query.bind(op_id).fetch_optional(c))
+            })
+            .await?;
+        let Some((items, created, seen, applied, len, sealed, to)) = changed else { return Ok(None) };
+        let Some(reached) = self.reached(id, (items, created, seen, sealed, to))? else { return Ok(None) };
+        let value = match applied {
+            true => Ok(reached.value),
+            false => Err(op.allowed(len.max(0) as usize).err().ok_or_else(|| {
+                StoreError("postgres update: refused an operation the list rule allows".into())
+            })?),
+        };
+        Ok(Some(Reached { value, moved_to: reached.moved_to }))
     }
 
-    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
-        // Same timestamps, so the same deadline: only the key changes.
-        let query = sqlx::query("UPDATE sessions SET key = $2 WHERE key = $1 AND expires_ms > $3")
-            .bind(old.storage_key())
-            .bind(new.storage_key())
-            .bind(bigint(now_ms()));
-        let moved = self.run("rotate", query.execute(&self.pool)).await?;
-        Ok(moved.rows_affected() == 1)
+    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<Rotated, StoreError> {
+        let (from, to, now) = (old.storage_key(), new.storage_key(), bigint(now_ms()));
+        let (sealed, until) = (
+            old.seal_successor(new),
+            now.saturating_add(bigint(clock::millis(self.lifetimes.rotation_grace))),
+        );
+        let (moved, earlier, earlier_to): (bool, Option<String>, Option<String>) = self
+            .run("rotate", &|c| {
+                let query = sqlx::query_as(sql::ROTATE).bind(from.clone()).bind(to.clone()).bind(now);
+                Box::pin(query.bind(sealed.clone()).bind(until).fetch_one(c))
+            })
+            .await?;
+        Ok(match (moved, earlier, earlier_to) {
+            (true, _, _) => Rotated::Moved,
+            (false, Some(sealed), Some(to)) => match old.open_successor(&sealed, &to) {
+                // A second run of this very rotation finds its own forward.
+                Some(successor) if &successor == new => Rotated::Moved,
+                Some(successor) => Rotated::Already(successor),
+                None => Rotated::Missing,
+            },
+            _ => Rotated::Missing,
+        })
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let query = sqlx::query_scalar("DELETE FROM sessions WHERE key = $1 RETURNING expires_ms")
-            .bind(id.storage_key());
-        let expires: Option<i64> = self.run("destroy", query.fetch_optional(&self.pool)).await?;
-        Ok(expires.is_some_and(|expires| expires > self.clock_args().0))
+        let (key, now) = (id.storage_key(), bigint(now_ms()));
+        let gone: i64 = self
+            .run("destroy", &|c| {
+                Box::pin(sqlx::query_scalar(sql::DESTROY).bind(key.clone()).bind(now).fetch_one(c))
+            })
+            .await?;
+        Ok(gone > 0)
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let query = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1").bind(self.clock_args().0);
-        let purged = self.run("purge", query.execute(&self.pool)).await?;
-        Ok(purged.rows_affected() as usize)
+        let now = bigint(now_ms());
+        let gone: i64 =
+            self.run("purge", &|c| Box::pin(sqlx::query_scalar(sql::PURGE).bind(now).fetch_one(c))).await?;
+        Ok(gone.max(0) as usize)
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
-        let query = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE expires_ms > $1")
-            .bind(self.clock_args().0);
-        let live: i64 = self.run("count", query.fetch_one(&self.pool)).await?;
+        let now = bigint(now_ms());
+        let live: i64 =
+            self.run("count", &|c| Box::pin(sqlx::query_scalar(sql::COUNT).bind(now).fetch_one(c))).await?;
         Ok(live.max(0) as usize)
     }
 }

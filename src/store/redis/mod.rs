@@ -1,66 +1,69 @@
 //! Sessions in Redis: the usual home for them in a real deployment.
 //!
 //! - **Where the data lives:** one Redis hash per session, under `session:<sha256(id) hex>`,
-//!   with the fields `items` (the list as JSON), `created_ms`, `seen_ms` and `version`.
+//!   with the fields `items` (the list as JSON), `created_ms` and `seen_ms`; beside them the
+//!   forwards of rotated-away ids and each network's rate bucket ([`scripts`] has the layout).
 //!   Redis keeps it in memory (and on disk if it is configured to persist).
 //! - **How long it lasts:** each key carries a TTL (`PEXPIREAT`) set to the session's
 //!   deadline ([`Lifetimes::deadline_ms`]), moved when a visit is recorded; Redis deletes the
 //!   key when it runs out, so there is nothing to purge. It survives an app restart, and every
-//!   instance that points at the same Redis sees the same sessions.
+//!   instance that points at the same Redis sees the same sessions and the same buckets.
 //! - **Who can read it:** anyone with access to Redis sees the lists, but not the ids: a key
 //!   is a hash, so a dump cannot be replayed as cookies. Private-cookie revocation epochs
 //!   live beside them ([`revocation`]).
-//! - **What it costs:** a read is one plain `HMGET`; only when the last recorded visit is
-//!   older than [`Lifetimes::refresh_after`] does a second call (a small script) move the
-//!   idle deadline. A write is a read plus one script. All over one multiplexed connection.
+//! - **What it costs:** one round trip per operation: each is a Lua script ([`scripts`]),
+//!   run by its SHA (`EVALSHA`) over one multiplexed connection. A read writes only when the
+//!   last recorded visit is older than [`Lifetimes::refresh_after`].
 //! - **How it fails:** the connection is made lazily and remade after a drop (the `redis`
 //!   crate's `ConnectionManager`), so the app starts while Redis is down and recovers when it
 //!   comes back; meanwhile each call fails within [`super::TIMEOUT`] and visitors get a 503.
 //!
-//! **No lost updates:** `update` reads the record and its `version`, applies the operation in
-//! Rust (where the list rules live) and writes back with a Lua script that succeeds only if
-//! the version is unchanged; on a conflict it reads again and retries. Lua scripts run
-//! atomically in Redis, so the check and the write cannot be split by another request.
-//! Writers in one process also take turns per session (`WriteTurns` in the store module), so
-//! conflicts, and retries, come only from other instances.
+//! **No lost updates:** `update` sends the operation, not a new list: the script checks that
+//! the session is live and that the list rule allows the operation ([`Op::allowed`]'s two
+//! comparisons, with the item cap passed in), applies it and records the visit, and Redis runs
+//! no other command in between. Two requests racing on one session are applied one after the
+//! other.
 
 pub mod revocation;
+pub mod scripts;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, RedisError, Script, TlsCertificates};
+use redis::{RedisError, TlsCertificates};
 
 use super::tls::RootCa;
-use super::{bounded, Record, SessionStore, StoreError, Updated, WriteTurns};
+use super::{bounded, Created, RateCharge, Reached, Record, Rotated, SessionStore, StoreError, Updated};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
-use crate::item::{ItemList, Op};
+use crate::item::{ItemList, Op, MAX_ITEMS};
 use crate::session_id::SessionId;
 
-/// Key prefix in production; tests give each store its own so they cannot see each other.
+/// The prefix of every session key, unless the URL names another (`?prefix=`).
 pub const DEFAULT_PREFIX: &str = "session:";
 
-/// Records a visit: `seen_ms` = ARGV[1] and the TTL moved to ARGV[2] (the new deadline), if
-/// the session still exists. 1 if it did.
-const TOUCH: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'seen_ms', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return 1";
-/// ARGV[1] is the version the caller read, ARGV[2] the new list, ARGV[3] now and ARGV[4] the
-/// new deadline. -1: gone, 0: conflict, 1: written (and the visit recorded).
-const WRITE_IF_UNCHANGED: &str = "local version = redis.call('HGET', KEYS[1], 'version')
-if not version then return -1 end
-if version ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'items', ARGV[2], 'seen_ms', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-return 1";
-/// RENAME keeps the TTL and is atomic: the old key is gone the moment the new one exists.
-const ROTATE: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-return 1";
+/// A `session_store` URL without its `prefix` query parameter, and the key prefix that names
+/// ([`DEFAULT_PREFIX`] without one). Several deployments (or test runs) can share one Redis
+/// database this way, each with its own sessions, buckets and revocations: the parameter is
+/// the app's, Redis's client never sees it.
+pub fn split_prefix(url: &str) -> Result<(String, String), String> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), DEFAULT_PREFIX.into())) };
+    let (mut prefix, mut kept) = (None, Vec::new());
+    for pair in query.split('&') {
+        match pair.strip_prefix("prefix=") {
+            Some(value) => prefix = Some(value.to_owned()),
+            None => kept.push(pair),
+        }
+    }
+    let prefix = prefix.unwrap_or_else(|| DEFAULT_PREFIX.into());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ":-_.".contains(c);
+    if prefix.is_empty() || prefix.len() > 64 || !prefix.chars().all(allowed) {
+        return Err("`session_store`'s `prefix` must be 1 to 64 letters, digits or `:-_.`".into());
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, prefix))
+}
 
 const NOT_TLS: &str = "`session_store_ca` is set, but the Redis URL is `redis://`, which has no \
 TLS to verify: use `rediss://`";
@@ -71,23 +74,18 @@ pub struct RedisStore {
     /// For the change feed of revocation epochs, which needs a connection of its own.
     client: redis::Client,
     connection: ConnectionManager,
-    touch: Script,
-    write: Script,
-    rotate: Script,
-    epochs: revocation::Scripts,
-    turns: WriteTurns,
+    scripts: scripts::Scripts,
+    revocation: revocation::Scripts,
 }
 
-/// The fields of a record's hash that a read needs, and with the version that a write checks.
-/// A session's hash is created with all four at once (`create`), so one present means all.
-const RECORD: [&str; 3] = ["items", "created_ms", "seen_ms"];
-const VERSIONED: [&str; 4] = ["items", "created_ms", "seen_ms", "version"];
-/// The fields of [`VERSIONED`] as read, before parsing (all `None`: no such key).
-type Versioned = (Option<String>, Option<u64>, Option<u64>, Option<String>);
+/// A record as the load and update scripts return it: items, created, seen, and the seal of
+/// the successor's id when it was reached through a forward.
+type Found = (String, u64, u64, Option<String>);
 
 impl RedisStore {
     /// A store for the Redis at `url`, its keys under `prefix` ([`DEFAULT_PREFIX`] for the
-    /// app). Does not connect yet. With `ca`, the server's certificate must be signed by that authority (`rediss://` only).
+    /// app). Does not connect yet. With `ca`, the server's certificate must be signed by that
+    /// authority (`rediss://` only).
     pub fn with_options(
         url: &str,
         lifetimes: Lifetimes,
@@ -116,17 +114,8 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| format!("could not set up the Redis connection: {e}"))?;
-        Ok(RedisStore {
-            lifetimes,
-            prefix: prefix.to_owned(),
-            client,
-            connection,
-            touch: Script::new(TOUCH),
-            write: Script::new(WRITE_IF_UNCHANGED),
-            rotate: Script::new(ROTATE),
-            epochs: revocation::Scripts::new(),
-            turns: WriteTurns::new(),
-        })
+        let (scripts, revocation) = (scripts::Scripts::new(), revocation::Scripts::new());
+        Ok(RedisStore { lifetimes, prefix: prefix.to_owned(), client, connection, scripts, revocation })
     }
 
     /// The Redis key of a session: the prefix and the hex SHA-256 of its id.
@@ -134,88 +123,56 @@ impl RedisStore {
         format!("{}{}", self.prefix, id.storage_key())
     }
 
-    /// `HMGET key fields...`, in one plain round trip.
-    async fn hmget<T: FromRedisValue>(&self, key: &str, fields: &[&str]) -> Result<T, RedisError> {
-        // Sized for the whole command up front: growing it argument by argument reallocated.
-        let mut get = redis::Cmd::with_capacity(2 + fields.len(), 48 + key.len());
-        get.arg("HMGET").arg(key).arg(fields);
-        get.query_async(&mut self.connection.clone()).await
+    /// Where the forward of a rotated-away `id` is kept.
+    fn forward_key(&self, id: &SessionId) -> String {
+        format!("forward:{}{}", self.prefix, id.storage_key())
     }
 
-    /// Reads the record under `key`, in one plain round trip. A key that exists is live (its
-    /// TTL is its deadline); the check in Rust covers clocks that differ between instances.
-    async fn read(&self, key: &str) -> Result<Option<Record>, RedisError> {
-        let (items, created_ms, seen_ms): (Option<String>, Option<u64>, Option<u64>) =
-            self.hmget(key, &RECORD).await?;
-        self.live(items, created_ms, seen_ms)
-    }
-
-    /// [`Self::read`], with the version a write must find unchanged. Only writers ask for
-    /// it: every field of a reply costs parsing on both sides, so a plain read leaves it out.
-    async fn read_versioned(&self, key: &str) -> Result<Option<(Record, String)>, RedisError> {
-        let (items, created_ms, seen_ms, version): Versioned = self.hmget(key, &VERSIONED).await?;
-        let Some(version) = version else { return Ok(None) };
-        Ok(self.live(items, created_ms, seen_ms)?.map(|record| (record, version)))
-    }
-
-    /// The record from the fields of its hash, if they are all there and it is live.
-    fn live(
+    /// Runs a script that finds a session (`KEYS`: its key and forward; `ARGV`: the prefix,
+    /// now, refresh-after, idle and max, then `more`).
+    async fn find<T: redis::FromRedisValue>(
         &self,
-        items: Option<String>,
-        created_ms: Option<u64>,
-        seen_ms: Option<u64>,
-    ) -> Result<Option<Record>, RedisError> {
-        let (Some(items), Some(created_ms), Some(seen_ms)) = (items, created_ms, seen_ms) else {
-            return Ok(None);
-        };
-        let items: ItemList = serde_json::from_str(&items).map_err(|e| unreadable(&e))?;
+        script: &redis::Script,
+        id: &SessionId,
+        now: u64,
+        more: &[String],
+    ) -> Result<T, RedisError> {
+        let mut call = script.key(self.key(id));
+        call.key(self.forward_key(id)).arg(&self.prefix).arg(now);
+        call.arg(clock::millis(self.lifetimes.refresh_after()));
+        call.arg(clock::millis(self.lifetimes.idle)).arg(clock::millis(self.lifetimes.max));
+        call.arg(more).invoke_async(&mut self.connection.clone()).await
+    }
+
+    /// The record a script found, if it is live (the check in Rust covers clocks that differ
+    /// between instances), with the successor's id when it was reached through a forward.
+    fn reached(
+        &self,
+        id: &SessionId,
+        (items, created_ms, seen_ms, sealed): Found,
+    ) -> Option<Reached<Record>> {
+        let items: ItemList = serde_json::from_str(&items).ok()?;
         let record = Record { items, created_ms, seen_ms };
-        Ok(record.is_live(&self.lifetimes, now_ms()).then_some(record))
-    }
-
-    /// Records a visit to `record` if its last one is older than [`Lifetimes::refresh_after`]
-    /// (the rule every store follows): most reads write nothing. `None` if it has just gone.
-    async fn touch_if_stale(&self, key: &str, mut record: Record) -> Result<Option<Record>, RedisError> {
-        let now = now_ms();
-        if now.saturating_sub(record.seen_ms) < clock::millis(self.lifetimes.refresh_after()) {
-            return Ok(Some(record));
+        if !record.is_live(&self.lifetimes, now_ms()) {
+            return None;
         }
-        let deadline = self.lifetimes.deadline_ms(record.created_ms, now);
-        let mut call = self.touch.key(key);
-        call.arg(now).arg(deadline);
-        let touched: i64 = call.invoke_async(&mut self.connection.clone()).await?;
-        record.seen_ms = now;
-        Ok((touched == 1).then_some(record))
-    }
-
-    /// One optimistic attempt at `update`: `None` if another write got in first.
-    async fn try_update(&self, key: &str, op: &Op) -> Result<Option<Updated>, RedisError> {
-        let Some((mut record, version)) = self.read_versioned(key).await? else {
-            return Ok(Some(Updated::Missing));
+        let moved_to = match sealed {
+            None => None,
+            Some(sealed) => Some(successor(id, &sealed)?),
         };
-        if let Err(refused) = record.items.apply(op) {
-            // Still a visit: the deadline moves as for a read.
-            return Ok(Some(match self.touch_if_stale(key, record).await? {
-                Some(_) => Updated::Refused(refused),
-                None => Updated::Missing,
-            }));
-        }
-        let items = serde_json::to_string(&record.items).map_err(|e| unreadable(&e))?;
-        let now = now_ms();
-        let mut call = self.write.key(key);
-        call.arg(version).arg(items).arg(now).arg(self.lifetimes.deadline_ms(record.created_ms, now));
-        let written: i64 = call.invoke_async(&mut self.connection.clone()).await?;
-        record.seen_ms = now;
-        Ok(match written {
-            1 => Some(Updated::Applied(record)),
-            0 => None,
-            _ => Some(Updated::Missing),
-        })
+        Some(Reached { value: record, moved_to })
     }
 }
 
-fn unreadable(error: &serde_json::Error) -> RedisError {
-    RedisError::from((redis::ErrorKind::Parse, "stored session is unreadable", error.to_string()))
+/// The successor a forward's `sealed` field names (`<seal> <its storage key>`); one that does
+/// not open (never written by this app) makes the forward lead nowhere.
+fn successor(id: &SessionId, sealed: &str) -> Option<SessionId> {
+    let (seal, to) = sealed.split_once(' ')?;
+    id.open_successor(seal, to)
+}
+
+fn unreadable(what: &str) -> StoreError {
+    StoreError(format!("redis {what}: the stored session is unreadable"))
 }
 
 #[rocket::async_trait]
@@ -229,65 +186,80 @@ impl SessionStore for RedisStore {
         bounded("redis", "ping", redis::cmd("PING").query_async::<String>(&mut connection)).await.map(drop)
     }
 
-    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        let key = self.key(id);
-        bounded("redis", "load", async {
-            match self.read(&key).await? {
-                Some(record) => self.touch_if_stale(&key, record).await,
-                None => Ok(None),
-            }
-        })
-        .await
+    async fn load(&self, id: &SessionId) -> Result<Option<Reached<Record>>, StoreError> {
+        let found: Option<Found> =
+            bounded("redis", "load", self.find(&self.scripts.load, id, now_ms(), &[])).await?;
+        Ok(found.and_then(|found| self.reached(id, found)))
     }
 
-    async fn create(&self, id: &SessionId, items: ItemList) -> Result<Record, StoreError> {
+    async fn create(
+        &self,
+        id: &SessionId,
+        items: ItemList,
+        rate: &RateCharge,
+    ) -> Result<Created, StoreError> {
         let record = Record::new(items, now_ms());
         let items = serde_json::to_string(&record.items).map_err(|e| StoreError(e.to_string()))?;
-        let fields = [("items", items), ("created_ms", record.created_ms.to_string())];
-        let key = self.key(id);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(&key, &fields)
-            .hset(&key, "seen_ms", record.seen_ms)
-            .hset(&key, "version", 0)
-            .pexpire_at(&key, record.expires_ms(&self.lifetimes) as i64);
-        bounded("redis", "create", pipe.exec_async(&mut self.connection.clone())).await?;
-        Ok(record)
-    }
-
-    async fn update(&self, id: &SessionId, op: &Op) -> Result<Updated, StoreError> {
-        let key = self.key(id);
-        bounded("redis", "update", async {
-            let _turn = self.turns.wait(id).await;
-            for _ in 0..super::MAX_ATTEMPTS {
-                if let Some(outcome) = self.try_update(&key, op).await? {
-                    return Ok(outcome);
-                }
-                rocket::tokio::task::yield_now().await;
-            }
-            Err(RedisError::from((redis::ErrorKind::Client, "too many concurrent writes to one session")))
-        })
-        .await
-    }
-
-    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<bool, StoreError> {
-        let mut call = self.rotate.key(self.key(old));
-        call.key(self.key(new));
+        let mut call = self.scripts.create.key(self.key(id));
+        call.key(format!("rate:{}{}", self.prefix, rate.network));
+        call.arg(items).arg(record.created_ms).arg(record.expires_ms(&self.lifetimes));
+        call.arg(rate.rule.interval_ms).arg(rate.rule.tolerance_ms);
         let mut connection = self.connection.clone();
-        let moved: i64 = bounded("redis", "rotate", call.invoke_async(&mut connection)).await?;
-        Ok(moved == 1)
+        let wait_ms: u64 = bounded("redis", "create", call.invoke_async(&mut connection)).await?;
+        Ok(match wait_ms {
+            0 => Created::Stored(record),
+            wait_ms => Created::TooFast { retry_after: crate::admission::rate::retry_after(wait_ms) },
+        })
+    }
+
+    async fn update(&self, id: &SessionId, op: &Op) -> Result<Option<Reached<Updated>>, StoreError> {
+        let (name, arg) = match op {
+            Op::Add(item) => ("add", item.as_str().to_owned()),
+            Op::Remove(index) => ("remove", index.to_string()),
+            Op::Clear => ("clear", String::new()),
+        };
+        let more = [name.to_owned(), arg, MAX_ITEMS.to_string()];
+        type Outcome = Option<(u8, String, u64, u64, Option<String>, usize)>;
+        let outcome: Outcome =
+            bounded("redis", "update", self.find(&self.scripts.update, id, now_ms(), &more)).await?;
+        let Some((applied, items, created, seen, sealed, len)) = outcome else { return Ok(None) };
+        let Some(reached) = self.reached(id, (items, created, seen, sealed)) else {
+            return Err(unreadable("update"));
+        };
+        let value = match applied {
+            1 => Ok(reached.value),
+            // The script refused: say which rule, as the list itself would have.
+            _ => Err(op.allowed(len).err().ok_or_else(|| unreadable("update"))?),
+        };
+        Ok(Some(Reached { value, moved_to: reached.moved_to }))
+    }
+
+    async fn rotate(&self, old: &SessionId, new: &SessionId) -> Result<Rotated, StoreError> {
+        let mut call = self.scripts.rotate.key(self.key(old));
+        call.key(self.forward_key(old)).key(self.key(new));
+        // The seal carries the successor's storage key too, so the holder can check it.
+        let sealed = format!("{} {}", old.seal_successor(new), new.storage_key());
+        call.arg(&self.prefix).arg(new.storage_key()).arg(sealed);
+        call.arg(clock::millis(self.lifetimes.rotation_grace).max(1));
+        let mut connection = self.connection.clone();
+        let reply: (u8, Option<String>, Option<String>) =
+            bounded("redis", "rotate", call.invoke_async(&mut connection)).await?;
+        Ok(match reply {
+            (1, _, _) => Rotated::Moved,
+            (2, _, Some(sealed)) => successor(old, &sealed).map_or(Rotated::Missing, Rotated::Already),
+            _ => Rotated::Missing,
+        })
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool, StoreError> {
-        // An expired key is already gone (Redis checks the TTL on access), so DEL counts
-        // only live sessions.
-        let (mut del, mut connection) = (redis::cmd("DEL"), self.connection.clone());
-        del.arg(self.key(id));
-        Ok(bounded("redis", "destroy", del.query_async::<u64>(&mut connection)).await? == 1)
+        let mut call = self.scripts.destroy.key(self.key(id));
+        call.key(self.forward_key(id)).arg(&self.prefix);
+        let mut connection = self.connection.clone();
+        Ok(bounded("redis", "destroy", call.invoke_async::<u64>(&mut connection)).await? > 0)
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
-        Ok(0) // Redis deletes expired keys itself
+        Ok(0) // Redis deletes expired keys itself: sessions, forwards and buckets alike
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
@@ -313,5 +285,24 @@ impl SessionStore for RedisStore {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_prefix;
+
+    #[test]
+    fn a_prefix_parameter_is_the_apps_and_redis_never_sees_it() {
+        let split = |url: &str| split_prefix(url).map(|(url, prefix)| format!("{url} {prefix}"));
+        assert_eq!(split("redis://h:6379/2"), Ok("redis://h:6379/2 session:".into()));
+        assert_eq!(split("redis://h/2?prefix=app1:"), Ok("redis://h/2 app1:".into()));
+        assert_eq!(
+            split("rediss://h/2?protocol=resp3&prefix=a.b-c_"),
+            Ok("rediss://h/2?protocol=resp3 a.b-c_".into())
+        );
+        for bad in ["redis://h?prefix=", "redis://h?prefix=a%20b", "redis://h?prefix=a*"] {
+            assert!(split(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -86,7 +86,7 @@ impl RevocationStore for RedisStore {
     async fn raise(&self, family: &str, epoch: u64, ttl: Duration) -> Result<Change, StoreError> {
         let (now, ttl) = (now_ms(), clock::millis(ttl).max(1));
         let key = self.epochs_key();
-        let mut call = self.epochs.raise.key(&key);
+        let mut call = self.revocation.raise.key(&key);
         call.arg(family).arg(epoch).arg(now.saturating_add(ttl)).arg(now).arg(ttl).arg(self.epochs_channel());
         let mut connection = self.connection.clone();
         let value: String =
@@ -132,7 +132,7 @@ impl RevocationStore for RedisStore {
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let mut call = self.epochs.purge.key(self.epochs_key());
+        let mut call = self.revocation.purge.key(self.epochs_key());
         call.arg(now_ms());
         let mut connection = self.connection.clone();
         let removed: u64 =

@@ -268,7 +268,8 @@ mod tests {
     /// A copy that was loaded and followed, then went unwatched as a frozen process's would,
     /// while another instance raised an epoch that the copy never heard of.
     async fn frozen_copy() -> (Arc<MemoryStore>, RevocationCopy) {
-        let store = Arc::new(MemoryStore::new(Lifetimes { idle: MINUTE, max: MINUTE }));
+        let store =
+            Arc::new(MemoryStore::new(Lifetimes { idle: MINUTE, max: MINUTE, rotation_grace: MINUTE }));
         let copy = RevocationCopy::new(store.clone(), "memory");
         copy.trust_after_reload().await.expect("the copy loads");
         store.raise("family", 3, MINUTE).await.expect("raised elsewhere");

@@ -73,13 +73,14 @@ async fn forged_and_mangled_cookies_are_harmless() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replays_after_end_and_rotate_and_fixation_get_nothing() {
-    let server = Server::start(figment()).await;
+    let server = Server::start(figment().merge(("session_rotation_grace", 1))).await;
     let (session, _) = victim(&server).await;
     let form = ("Content-Type", "application/x-www-form-urlencoded");
     let rotated = server.request("POST", "/server-session/rotate", &[form, ("Cookie", &session)], "").await;
     let new_session = rotated.cookie().expect("a new id");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await; // past the rotation's grace
     let replay = server.request("GET", "/api/server-session/items", &[("Cookie", &session)], "").await;
-    report("replay session_id after rotate", &replay);
+    report("replay session_id after rotate and its grace", &replay);
     assert!(!replay.body.contains("victim's secret"));
     server.request("POST", "/server-session/end", &[form, ("Cookie", &new_session)], "").await;
     let replay = server.request("GET", "/api/server-session/items", &[("Cookie", &new_session)], "").await;

@@ -6,7 +6,7 @@ use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::postgres::PostgresStore;
 use server_side_sessions::store::SessionStore;
 
-use crate::store::{conformance, LONG};
+use crate::store::{conformance, create, LONG};
 use crate::support::store_servers::{
     database_url, each_network_store, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
 };
@@ -35,7 +35,7 @@ async fn redis_keys_are_hashes_of_the_id_never_the_id() {
     let prefix = unique("test:");
     let store = redis_store(&url, LONG, &prefix);
     let id = SessionId::generate();
-    store.create(&id, one_item()).await.unwrap();
+    create(&store, &id, one_item()).await;
     let mut raw =
         redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let key = only_key(&mut raw, &prefix).await;
@@ -57,7 +57,7 @@ async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
     let schema = schemas.fresh().await;
     let (store, pool) = (postgres_store_at(&schema, LONG).await, raw_pool(&schema));
     let id = SessionId::generate();
-    store.create(&id, one_item()).await.unwrap();
+    create(&store, &id, one_item()).await;
     let rows: Vec<String> =
         sqlx::query_scalar("SELECT s::text FROM sessions s").fetch_all(&pool).await.unwrap();
     assert_eq!(rows.len(), 1);
@@ -65,16 +65,15 @@ async fn postgres_rows_are_keyed_by_a_hash_of_the_id_never_the_id() {
     assert!(!rows[0].contains(id.expose()), "the raw id is in the table: {rows:?}");
 }
 
-/// As with Postgres below: a read of a session visited less than `refresh_after` ago is one
-/// plain `HMGET` that changes nothing (same `seen_ms`, same deadline); a read of an older
-/// visit moves both to now.
+/// As with Postgres below: a read of a session visited less than `refresh_after` ago changes
+/// nothing (same `seen_ms`, same deadline); a read of an older visit moves both to now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_reads_write_only_when_the_visit_is_stale() {
     let Some(url) = redis_url() else { return };
     let prefix = unique("test:");
     let store = redis_store(&url, LONG, &prefix);
     let id = SessionId::generate();
-    store.create(&id, one_item()).await.unwrap();
+    create(&store, &id, one_item()).await;
     let mut raw =
         redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let key = only_key(&mut raw, &prefix).await;
@@ -88,7 +87,7 @@ async fn redis_reads_write_only_when_the_visit_is_stale() {
     };
     let created = state(&mut raw).await;
     for _ in 0..3 {
-        assert_eq!(store.load(&id).await.unwrap().expect("live").seen_ms as i64, created.0);
+        assert_eq!(store.load(&id).await.unwrap().expect("live").value.seen_ms as i64, created.0);
     }
     assert_eq!(state(&mut raw).await, created, "fresh reads wrote nothing");
 
@@ -96,7 +95,7 @@ async fn redis_reads_write_only_when_the_visit_is_stale() {
     let _: () = redis::cmd("HSET").arg(&key).arg("seen_ms").arg(stale).query_async(&mut raw).await.unwrap();
     let loaded = store.load(&id).await.unwrap().expect("still live");
     let (seen, deadline) = state(&mut raw).await;
-    assert!(seen > stale + 60_000 && loaded.seen_ms as i64 == seen, "a stale visit moves to now");
+    assert!(seen > stale + 60_000 && loaded.value.seen_ms as i64 == seen, "a stale visit moves to now");
     assert_eq!(deadline, seen + 600_000, "and the idle deadline with it");
     store.destroy(&id).await.unwrap();
 }
@@ -111,7 +110,7 @@ async fn postgres_reads_write_only_when_the_visit_is_stale() {
     let schema = schemas.fresh().await;
     let (store, pool) = (postgres_store_at(&schema, LONG).await, raw_pool(&schema));
     let id = SessionId::generate();
-    store.create(&id, one_item()).await.unwrap();
+    create(&store, &id, one_item()).await;
     let row = || async {
         let sql = "SELECT seen_ms, expires_ms, xmin::text FROM sessions";
         sqlx::query_as::<_, (i64, i64, String)>(sql).fetch_one(&pool).await.unwrap()
@@ -119,7 +118,7 @@ async fn postgres_reads_write_only_when_the_visit_is_stale() {
     let created = row().await;
     for _ in 0..3 {
         let loaded = store.load(&id).await.unwrap().expect("live");
-        assert_eq!(loaded.seen_ms as i64, created.0);
+        assert_eq!(loaded.value.seen_ms as i64, created.0);
     }
     assert_eq!(row().await, created, "fresh reads left the row untouched (same version)");
 
@@ -127,7 +126,7 @@ async fn postgres_reads_write_only_when_the_visit_is_stale() {
     sqlx::query("UPDATE sessions SET seen_ms = $1").bind(stale).execute(&pool).await.unwrap();
     let loaded = store.load(&id).await.unwrap().expect("still live");
     let (seen, expires, _) = row().await;
-    assert!(seen > stale + 60_000 && loaded.seen_ms as i64 == seen, "a stale visit moves to now");
+    assert!(seen > stale + 60_000 && loaded.value.seen_ms as i64 == seen, "a stale visit moves to now");
     assert_eq!(expires, seen + 600_000, "and the idle deadline with it");
 }
 

@@ -7,8 +7,10 @@ use rocket::http::{ContentType, Header, Status};
 use server_side_sessions::config::AppConfig;
 use server_side_sessions::strategy::Slug;
 
-use crate::support::store_servers::{database_url, Schemas};
-use crate::support::visitor::{figment, App, Resp, Visitor};
+use crate::support::http::http;
+use crate::support::processes::AppProcess;
+use crate::support::store_servers::{database_url, each_network_store, NetworkStore};
+use crate::support::visitor::{figment, App, Resp, Visitor, KEY};
 
 /// A server-session write as if from `peer`, with `headers` (a claimed `X-Real-IP`, the
 /// lines of `X-Forwarded-For`): a new session unless `visitor` has one.
@@ -124,13 +126,13 @@ async fn forged_addresses(app: &App) -> Vec<Status> {
 }
 
 /// The same limit with a network store, whose live count comes back from the store itself
-/// (a fresh Postgres schema, so no other test's sessions count).
+/// (a fresh Postgres schema, so no other test's sessions count; Redis has no such isolation
+/// for the app's own key prefix).
 #[tokio::test]
 async fn the_limit_holds_with_a_shared_store_too() {
     let Some(url) = database_url() else { return };
-    let schemas = Schemas::new(&url);
-    let store = schemas.fresh().await;
-    let app = App::with(figment().merge(("session_store", store)).merge(("session_limit", 2))).await;
+    let store = NetworkStore::postgres(&url, None, "").await;
+    let app = App::with(figment().merge(("session_store", &store.url)).merge(("session_limit", 2))).await;
     for _ in 0..2 {
         let made = app.visitor().add(Slug::ServerSession, "x").await;
         assert_eq!(made.status, Status::Created, "{}", made.body);
@@ -140,4 +142,57 @@ async fn the_limit_holds_with_a_shared_store_too() {
     assert!(refused.error().contains("2 live sessions"), "{}", refused.error());
     // The store's own count agrees, and it is what the estimate is reset to.
     assert_eq!(app.session_count().await, 2);
+}
+
+/// Behind one trusted proxy (the Cloud Run setting), the client's address is the last entry of
+/// `X-Forwarded-For`. An IPv6 client holds a whole /64 and can use a new address for every
+/// request: its network is one bucket, however many addresses it uses.
+#[tokio::test]
+async fn an_ipv6_network_is_one_bucket_and_a_mapped_address_shares_its_ipv4_one() {
+    let limited = figment().merge(("session_rate_burst", 5)).merge(("trusted_proxy_hops", 1));
+    let app = App::with(limited).await;
+    let from = |client: String| {
+        let app = &app;
+        async move { add_from(&app.visitor(), app, "10.0.0.1:443", &[("X-Forwarded-For", &client)]).await.status }
+    };
+    let mut admitted = 0;
+    for host in 1..=300 {
+        admitted += usize::from(from(format!("2001:db8:1:2:{host:x}::{host:x}")).await == Status::Created);
+    }
+    assert_eq!(admitted, 5, "300 addresses of one /64 got one bucket's burst");
+    assert_eq!(from("2001:db8:1:3::1".into()).await, Status::Created, "another /64 is another bucket");
+    for _ in 0..5 {
+        assert_eq!(from("198.51.100.77".into()).await, Status::Created);
+    }
+    assert_eq!(from("::ffff:198.51.100.77".into()).await, Status::TooManyRequests, "the same bucket");
+}
+
+/// Three instances on one store draw on one bucket per network: a burst from one address,
+/// spread over all three at once, gets the bucket's burst in all, not three of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_on_a_shared_store_share_each_networks_bucket() {
+    each_network_store(|store| async move {
+        let env = [
+            ("ROCKET_SESSION_RATE_BURST", "10"),
+            ("ROCKET_SESSION_RATE_PER_MINUTE", "1"),
+            ("ROCKET_TRUSTED_PROXY_HOPS", "1"),
+        ];
+        let (a, b, c) = tokio::join!(
+            AppProcess::start_with(&store.url, KEY, &env),
+            AppProcess::start_with(&store.url, KEY, &env),
+            AppProcess::start_with(&store.url, KEY, &env)
+        );
+        // A network no other test (or earlier run) has charged in the shared store.
+        let client = format!("2001:db8:{:x}:{:x}::1", rand::random::<u16>(), rand::random::<u16>());
+        let headers = [("X-Forwarded-For", client.as_str()), ("Content-Type", "application/json")];
+        let burst = (0..60).map(|n| {
+            let port = [a.port, b.port, c.port][n % 3];
+            http(port, "POST", "/api/server-session/items", &headers, r#"{"item":"x"}"#)
+        });
+        let statuses: Vec<u16> = futures::future::join_all(burst).await.iter().map(|r| r.status).collect();
+        let created = statuses.iter().filter(|s| **s == 201).count();
+        assert_eq!(created, 10, "one bucket across three instances: {statuses:?}");
+        assert!(statuses.iter().all(|s| [201, 429].contains(s)), "{statuses:?}");
+    })
+    .await;
 }

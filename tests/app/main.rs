@@ -25,6 +25,7 @@ mod pages;
 mod platform;
 mod proxies;
 mod real_server;
+mod restart;
 mod revocation;
 mod rules;
 mod security;

@@ -62,8 +62,8 @@ async fn planted_unknown_or_malformed_ids_are_never_adopted() {
 }
 
 #[tokio::test]
-async fn rotating_moves_the_data_to_a_new_id_and_kills_the_old_one() {
-    let app = App::new().await;
+async fn rotating_moves_the_data_to_a_new_id_and_the_old_one_leads_there_only_for_the_grace() {
+    let app = App::with(figment().merge(("session_rotation_grace", 1))).await;
     let me = app.visitor();
     me.add(S, "keep me").await;
     let old = me.cookie("session_id").unwrap();
@@ -74,12 +74,21 @@ async fn rotating_moves_the_data_to_a_new_id_and_kills_the_old_one() {
     assert_eq!(me.items(S).await, ["keep me"]);
     assert_eq!(app.session_count().await, 1);
 
+    // Another tab whose request was already on its way with the old id loses nothing, and its
+    // answer points it at the new id.
+    let other_tab = app.visitor();
+    other_tab.set_cookie("session_id", &old);
+    assert_eq!(other_tab.add(S, "from the other tab").await.status, Status::Created);
+    assert_eq!(other_tab.cookie("session_id"), Some(new.clone()));
+    assert_eq!(me.items(S).await, ["keep me", "from the other tab"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let thief = app.visitor();
     thief.set_cookie("session_id", &old);
-    assert!(thief.items(S).await.is_empty(), "the old id must be dead");
+    assert!(thief.items(S).await.is_empty(), "the old id is dead after the grace window");
     thief.add(S, "thief").await;
-    assert_ne!(thief.cookie("session_id"), Some(old), "and never revived");
-    assert_eq!(me.items(S).await, ["keep me"]);
+    assert!(![Some(old), Some(new)].contains(&thief.cookie("session_id")), "and never revived");
+    assert_eq!(me.items(S).await, ["keep me", "from the other tab"]);
 }
 
 #[tokio::test]

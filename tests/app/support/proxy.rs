@@ -65,7 +65,8 @@ impl Drop for Proxy {
 /// `postgres://user@host:5432/db`, and the same URL pointed at `port` on 127.0.0.1.
 pub fn reroute(url: &str, port: u16) -> (String, String) {
     let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = (&rest[..end], rest[end..].trim_start_matches('/'));
     let (userinfo, host) = authority.rsplit_once('@').map_or(("", authority), |(u, h)| (u, h));
     let default_port = if scheme.starts_with("redis") { 6379 } else { 5432 };
     let target = if host.contains(':') { host.to_owned() } else { format!("{host}:{default_port}") };

@@ -119,7 +119,11 @@ pub struct NetworkStore {
 }
 
 impl NetworkStore {
+    /// A Redis store whose keys (sessions, rate buckets, revocations) no other test or run
+    /// shares: a `prefix` of its own on the URL.
     pub fn redis(url: String, ca: Option<String>) -> NetworkStore {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}prefix={}", unique("test-app-").replace('_', "-") + ":");
         NetworkStore { kind: "redis", url, ca, schemas: None, suffix: String::new() }
     }
 

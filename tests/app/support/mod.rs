@@ -1,7 +1,8 @@
 //! What the tests stand on: visitors with cookie jars over Rocket's local client
 //! ([`visitor`]), the real server on a free port ([`server`], shared with the browser tests)
 //! and raw HTTP to it ([`http`]), the app as a separate process ([`processes`]), the Redis
-//! and Postgres servers ([`backends`]), and a TCP proxy that makes a store go away ([`proxy`]).
+//! and Postgres servers ([`backends`]), and a TCP proxy that makes a store go away, or
+//! rewrites `Origin` as a port forwarder does ([`proxy`]).
 
 pub mod backends;
 pub mod http;

@@ -15,6 +15,7 @@ mod attacks;
 mod backends;
 mod bad_input;
 mod cookie_session;
+mod devtools_free;
 mod forwarded;
 mod global;
 mod instances;

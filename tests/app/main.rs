@@ -10,6 +10,7 @@
 mod skips;
 mod support;
 
+mod answers;
 mod anywhere;
 mod attacks;
 mod backends;

@@ -348,8 +348,8 @@ restart_instance() {
   echo "    location = /favicon.ico { return 204; }"
   echo "    location / {"
   echo "      proxy_pass http://cluster;"
-  # The app compares Origin with Host to refuse cross-site writes: Host must arrive as the
-  # browser sent it (with the port), not as nginx's upstream name.
+  # Without Sec-Fetch-Site (older browsers) the app compares Origin with Host to refuse
+  # cross-site writes: Host must arrive as the browser sent it (with the port).
   echo "      proxy_set_header Host \$http_host;"
   echo "      proxy_set_header X-Real-IP \$remote_addr;"
   echo "      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Validates deploy/knative/*.yaml offline against Knative Serving's published schema and the
-# app's deployment rules, then shows the validator refusing deliberately broken copies.
+# app's deployment rules, and .devcontainer/devcontainer.json with its compose file
+# (scripts/validate-manifests/devcontainer.mjs), then shows the validator refusing
+# deliberately broken copies of each.
 # Needs Node.js and npm. The validator's packages come from the npm registry (pinned by
 # package-lock.json) the first time; once scripts/validate-manifests/node_modules holds them, it runs
 # offline.
@@ -16,5 +18,5 @@ else
     exit 2
   }
 fi
-node scripts/validate-manifests/validate.mjs deploy/knative/*.yaml
-node scripts/validate-manifests/validate.mjs --self-test deploy/knative/*.yaml
+node scripts/validate-manifests/validate.mjs deploy/knative/*.yaml .devcontainer/devcontainer.json
+node scripts/validate-manifests/validate.mjs --self-test deploy/knative/*.yaml .devcontainer/devcontainer.json

@@ -56,6 +56,14 @@ pub fn build(name: &str, value: String, policy: CookiePolicy, max_age: Duration)
         .build()
 }
 
+/// The attributes [`build`] gives a cookie, as its `Set-Cookie` header writes them after the
+/// name and value: `HttpOnly; SameSite=Lax; Path=/; Max-Age=1800`. The page shows them, so
+/// they can be read without devtools' Network tab.
+pub fn attributes(policy: CookiePolicy, max_age: Duration) -> String {
+    let header = build("n", String::new(), policy, max_age).to_string();
+    header.split_once("; ").map_or(String::new(), |(_, attributes)| attributes.to_owned())
+}
+
 /// Tells the browser to delete cookie `name`. The removal must carry the same attributes
 /// (a `__Host-` cookie is only replaced by a Secure one), so it is built like the original.
 pub fn remove(jar: &CookieJar<'_>, name: &str, policy: CookiePolicy) {
@@ -100,6 +108,14 @@ mod tests {
         assert_eq!(age(999), Some(rocket::time::Duration::seconds(1)));
         assert_eq!(age(60_000), Some(rocket::time::Duration::seconds(60)));
         assert_eq!(age(0), Some(rocket::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn attributes_are_what_set_cookie_writes_after_the_value() {
+        let plain = attributes(CookiePolicy { secure: false }, Duration::from_secs(1800));
+        assert_eq!(plain, "HttpOnly; SameSite=Lax; Path=/; Max-Age=1800");
+        let secure = attributes(CookiePolicy { secure: true }, Duration::from_millis(59_001));
+        assert_eq!(secure, "HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60");
     }
 
     #[test]

@@ -37,7 +37,8 @@ PAGE = """<!doctype html>
 <p>This page comes from <code id="here"></code>, another origin than the app at
 <code>{app}</code>. Everything below tries to add an item to your lists there, in the browser you
 use the app in, so with your cookies. The app refuses every write whose <code>Sec-Fetch-Site</code>
-says <code>cross-site</code> or <code>same-site</code>, or whose <code>Origin</code> is not its own.</p>
+is not <code>same-origin</code> or <code>none</code>: here it says <code>same-site</code> or
+<code>cross-site</code>. (A browser without that header is judged by <code>Origin</code>.)</p>
 <table>
 <thead><tr><th scope="col">List</th><th scope="col">A forged form post</th><th scope="col">fetch() of the same form</th><th scope="col">fetch() of JSON to the API</th></tr></thead>
 <tbody>

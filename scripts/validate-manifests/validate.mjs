@@ -1,16 +1,18 @@
-// Validates the Knative manifests in deploy/knative/ offline: first against Knative Serving's
+// Validates the Knative manifests in deploy/knative/ and the dev container
+// (.devcontainer/devcontainer.json, see devcontainer.mjs) offline. The manifests: first against Knative Serving's
 // published JSON schema for serving.knative.dev/v1 Service (the @kubernetes-models/knative
 // package carries it), then against this app's own deployment rules (the probes, the secret
 // key from a Secret, the hardening the image expects).
 //
 //   npm ci --prefix scripts/validate-manifests && node scripts/validate-manifests/validate.mjs deploy/knative/*.yaml
-//   node scripts/validate-manifests/validate.mjs --self-test deploy/knative/service-redis.yaml
+//   node scripts/validate-manifests/validate.mjs --self-test deploy/knative/service-redis.yaml .devcontainer/devcontainer.json
 //
-// --self-test breaks a copy of the manifest in several ways and fails unless every broken
+// --self-test breaks a copy of each file in several ways and fails unless every broken
 // copy is refused, so the validator itself is shown to catch mistakes.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { Service } from "@kubernetes-models/knative/serving.knative.dev/v1/Service";
+import { selfTestDevcontainer, validateDevcontainer } from "./devcontainer.mjs";
 
 function appRules(doc) {
   const problems = [];
@@ -87,8 +89,13 @@ const BREAKAGES = {
 
 const args = process.argv.slice(2);
 let failed = 0;
+const devcontainer = (path) => path.endsWith("devcontainer.json");
 if (args[0] === "--self-test") {
   for (const path of args.slice(1)) {
+    if (devcontainer(path)) {
+      failed += selfTestDevcontainer(path);
+      continue;
+    }
     const original = load(path)[0];
     if (check(original).length) {
       console.log(`INVALID before any change: ${path}`);
@@ -105,6 +112,10 @@ if (args[0] === "--self-test") {
   }
 } else {
   for (const path of args) {
+    if (devcontainer(path)) {
+      failed += validateDevcontainer(path);
+      continue;
+    }
     for (const doc of load(path)) {
       const problems = check(doc);
       console.log(`${problems.length ? "INVALID" : "valid"}: ${path} (${doc.kind} ${doc.metadata?.name})`);

@@ -47,6 +47,9 @@ pub struct CookieView {
     /// What anyone holding the cookie can read from it without a key, when that is the point
     /// (the signed cookie's list); `None` for the others.
     pub readable: Option<String>,
+    /// The attributes of the `Set-Cookie` that set it (`HttpOnly; SameSite=Lax; ...`), for a
+    /// cookie of the app's that the server read; `None` for any other.
+    pub attributes: Option<String>,
 }
 
 impl CookieView {
@@ -62,7 +65,13 @@ impl CookieView {
             preview: shorten(&stored),
             status: status.into(),
             readable: None,
+            attributes: None,
         }
+    }
+
+    /// This view, with the attributes of the `Set-Cookie` that set the cookie.
+    pub fn set_with(self, attributes: String) -> CookieView {
+        CookieView { attributes: Some(attributes), ..self }
     }
 }
 

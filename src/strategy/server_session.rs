@@ -150,6 +150,18 @@ impl ServerSession<'_> {
         }
     }
 
+    /// The cookie panel's row; a live session's id was set by [`Self::set_cookie`], so its
+    /// attributes are known.
+    fn cookie_view(&self, value: &str, status: &str, live: bool) -> CookieView {
+        let view = CookieView::new(&self.sessions.name, value, status);
+        match live {
+            true => {
+                view.set_with(cookie_rules::attributes(self.sessions.policy, self.sessions.lifetimes.max))
+            }
+            false => view,
+        }
+    }
+
     fn facts(&self, record: &Record) -> Vec<Fact> {
         let key = self.id.as_ref().map(SessionId::storage_key).unwrap_or_default();
         vec![
@@ -173,7 +185,7 @@ impl Strategy for ServerSession<'_> {
             (Some(_), Some(_), None) => (Some("unknown or expired id"), Some(self.unknown_id_notice())),
         };
         let browser = match (&self.sent, status) {
-            (Some(value), Some(status)) => vec![CookieView::new(&self.sessions.name, value, status)],
+            (Some(value), Some(status)) => vec![self.cookie_view(value, status, record.is_some())],
             _ => Vec::new(),
         };
         let server = match &record {

@@ -1,13 +1,28 @@
 //! The guard every state-changing route takes: writes only from this app's own pages.
 //!
-//! Browsers label each request with `Sec-Fetch-Site` and, on POSTs, `Origin`. A write is
-//! refused with 403 when `Sec-Fetch-Site` is `cross-site` or `same-site` (apps on a shared
-//! platform domain are same-site to each other, so that is not good enough), or when
-//! `Origin` names another host than the one the request was sent to. A request with
-//! neither header (curl, scripts) passes: it cannot carry a victim's cookies by accident.
+//! It decides as Go 1.25's `http.CrossOriginProtection` does. Browsers label each request
+//! with `Sec-Fetch-Site` (all of them since 2023) and, on POSTs, `Origin`; pages cannot
+//! forge either.
+//!
+//! - With `Sec-Fetch-Site`, it alone decides: `same-origin` (this app's own page) and `none`
+//!   (typed by the visitor, a bookmark) pass; `same-site` and `cross-site` are refused with
+//!   403, and so is any other value. Same-site is not good enough: apps on a shared platform
+//!   domain are same-site to each other.
+//! - Without it (an older browser), `Origin` must name the host the request was sent to (the
+//!   `Host` header, port included); `Origin: null` or another host is refused.
+//! - With neither (curl, scripts), the write passes: such a request cannot carry a victim's
+//!   cookies by accident.
+//!
+//! Why `Sec-Fetch-Site` first: a proxy in front of the app may change `Host` or `Origin`, so
+//! the two no longer match on the app's own pages. GitHub Codespaces' port forwarding turns
+//! `Origin` into `http://localhost:8000`; a CDN in front of a function URL changes `Host`.
+//! The browser's own label survives both. One difference from Go: a request with an
+//! `Origin` but no `Host` is refused (no browser sends one).
+//!
 //! The check looks only at headers, so Rocket's `_method` form override, which runs before
 //! routing, cannot get around it: the overridden route takes this guard too.
 
+use rocket::http::uri::Absolute;
 use rocket::http::Status;
 use rocket::request::{self, FromRequest, Request};
 
@@ -34,20 +49,31 @@ impl<'r> FromRequest<'r> for SameOrigin {
     }
 }
 
+/// Why a write must be refused, or `None` when it may pass (the module doc has the rule).
 fn refusal(request: &Request<'_>) -> Option<String> {
     let headers = request.headers();
-    if let Some(site) = headers.get_one("Sec-Fetch-Site") {
-        if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
-            return Some(format!("Sec-Fetch-Site is `{site}`"));
-        }
+    match headers.get_one("Sec-Fetch-Site").filter(|site| !site.is_empty()) {
+        Some("same-origin" | "none") => return None,
+        Some(site) => return Some(format!("Sec-Fetch-Site is `{site}`")),
+        None => {}
     }
-    let origin = headers.get_one("Origin")?;
+    let origin = headers.get_one("Origin").filter(|origin| !origin.is_empty())?;
     let host = headers.get_one("Host").unwrap_or_default();
-    let origin_authority = origin.split_once("://").map(|(_, authority)| authority);
-    match origin_authority {
-        Some(authority) if !host.is_empty() && authority.eq_ignore_ascii_case(host) => None,
+    match origin_host(origin) {
+        Some(origin_host) if !host.is_empty() && origin_host == host => None,
         _ => Some(format!("Origin `{origin}` is not this host")),
     }
+}
+
+/// `host[:port]` of an `Origin` value as written; `None` for `null` or anything that is not
+/// an absolute URL with an authority.
+fn origin_host(origin: &str) -> Option<String> {
+    let uri = Absolute::parse(origin).ok()?;
+    let authority = uri.authority()?;
+    Some(match authority.port() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -55,25 +81,62 @@ mod tests {
     use rocket::http::Header;
     use rocket::local::blocking::Client;
 
-    fn refused(headers: &[(&'static str, &'static str)]) -> bool {
+    /// Whether a POST with `host` as its `Host` and `headers` is refused.
+    fn refused_at(host: Option<&'static str>, headers: &[(&'static str, &'static str)]) -> bool {
         let client = Client::untracked(rocket::build()).unwrap();
-        let mut request = client.post("/").header(Header::new("Host", "app.test:8000"));
-        for (name, value) in headers {
+        let mut request = client.post("/");
+        for (name, value) in host.map(|host| ("Host", host)).iter().chain(headers) {
             request = request.header(Header::new(*name, *value));
         }
         super::refusal(request.inner()).is_some()
     }
 
+    fn refused(headers: &[(&'static str, &'static str)]) -> bool {
+        refused_at(Some("app.test:8000"), headers)
+    }
+
     #[test]
-    fn only_same_origin_or_headerless_writes_pass() {
-        assert!(!refused(&[]));
+    fn sec_fetch_site_decides_when_it_is_there() {
         assert!(!refused(&[("Sec-Fetch-Site", "same-origin"), ("Origin", "http://app.test:8000")]));
         assert!(!refused(&[("Sec-Fetch-Site", "none")]));
+        assert!(!refused(&[("Sec-Fetch-Site", "none"), ("Origin", "http://evil.test")]));
         assert!(refused(&[("Sec-Fetch-Site", "cross-site")]));
         assert!(refused(&[("Sec-Fetch-Site", "same-site")]));
+        assert!(refused(&[("Sec-Fetch-Site", "cross-site"), ("Origin", "http://app.test:8000")]));
+        // Anything else is refused, as Go's rule does: the values are lower-case tokens.
+        assert!(refused(&[("Sec-Fetch-Site", "Same-Origin")]));
+        assert!(refused(&[("Sec-Fetch-Site", "same-origin, cross-site")]));
+    }
+
+    /// Behind a proxy `Origin` and `Host` may differ on the app's own pages: Codespaces
+    /// rewrites `Origin`, a CDN or another proxy `Host`. The browser's label still says
+    /// `same-origin`.
+    #[test]
+    fn same_origin_passes_when_a_proxy_changed_origin_or_host() {
+        let codespaces = [("Sec-Fetch-Site", "same-origin"), ("Origin", "http://localhost:8000")];
+        assert!(!refused_at(Some("x-8000.app.github.dev"), &codespaces));
+        let reverse = [("Sec-Fetch-Site", "same-origin"), ("Origin", "https://x-8000.app.github.dev")];
+        assert!(!refused_at(Some("localhost:8000"), &reverse));
+    }
+
+    #[test]
+    fn without_sec_fetch_site_origin_must_name_this_host() {
+        assert!(!refused(&[("Origin", "http://app.test:8000")]));
+        assert!(!refused(&[("Sec-Fetch-Site", ""), ("Origin", "http://app.test:8000")]));
         assert!(refused(&[("Origin", "http://evil.test")]));
         assert!(refused(&[("Origin", "http://app.test:9000")]));
+        assert!(refused(&[("Origin", "http://app.test")]));
         assert!(refused(&[("Origin", "null")]));
         assert!(refused(&[("Origin", "http://app.test:8000.evil.test")]));
+        assert!(refused(&[("Origin", "app.test:8000")]));
+        assert!(refused(&[("Sec-Fetch-Site", ""), ("Origin", "http://evil.test")]));
+        assert!(refused_at(None, &[("Origin", "http://app.test:8000")]), "no Host, nothing to match");
+    }
+
+    #[test]
+    fn with_neither_header_a_write_passes() {
+        assert!(!refused(&[]));
+        assert!(!refused(&[("Origin", "")]));
+        assert!(!refused_at(None, &[]));
     }
 }

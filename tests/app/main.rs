@@ -10,11 +10,14 @@
 mod skips;
 mod support;
 
+mod answers;
 mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;
 mod cookie_session;
+mod devtools_free;
+mod forwarded;
 mod global;
 mod instances;
 mod limits;

@@ -72,7 +72,9 @@ fn server_session(n: usize) -> View {
     let id = "q3V9pZ0xK2mW7rT4yB8nC1dF6gH5jL0sA9eR2tU4wI8";
     View {
         items: items(n),
-        browser: vec![cookie("session_id", id, "live session")],
+        browser: vec![
+            cookie("session_id", id, "live session").set_with("HttpOnly; Path=/; Max-Age=28800".into())
+        ],
         server: vec![
             Fact::new("kept in", "the memory session store"),
             Fact::new("record key", "sha256(id) = 4f1c0b9a2e7d…"),
@@ -89,7 +91,9 @@ fn cookie_session(n: usize) -> View {
     let sealed = "AbC/dEf+GhI=jKl/MnO+PqR/StU+VwX/YzA+bCd/EfG+hIj/KlM+nOp/QrS+tUv/WxY+z01/234+567";
     View {
         items: items(n),
-        browser: vec![cookie("cookie_session", sealed, "decrypted")],
+        browser: vec![
+            cookie("cookie_session", sealed, "decrypted").set_with("HttpOnly; <Lax> & \"x\"".into())
+        ],
         server: vec![
             Fact::new("kept in", "your cookie: the server keeps no list"),
             Fact::new("started", "2026-12-01T12:01:02Z"),

@@ -2,6 +2,7 @@
 //! fetch() of JSON, asks the app first and stops), and the app refuses every write.
 
 use crate::harness::{Browsers, Viewport};
+use crate::page::Browser;
 use crate::server::{App, Elsewhere};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,18 +34,18 @@ async fn a_form_on_another_local_origin_is_refused_and_changes_nothing() {
 }
 
 /// The attacker's page of `scripts/cross-site.sh` (README, exercise 9), started by the test on
-/// a free port and stopped when dropped.
-struct AnotherSite {
+/// a free port and stopped when dropped, aimed at the app at `app_url`.
+pub struct AnotherSite {
     child: std::process::Child,
-    url: String,
+    pub url: String,
 }
 
 impl AnotherSite {
-    fn start(app: &App) -> AnotherSite {
+    pub fn start(app_url: &str) -> AnotherSite {
         use std::io::BufRead;
         let root = env!("CARGO_MANIFEST_DIR");
         let mut child = std::process::Command::new(format!("{root}/scripts/cross-site.sh"))
-            .args(["--app", app.url("").as_str(), "--port", "0"])
+            .args(["--app", app_url, "--port", "0"])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("scripts/cross-site.sh starts (needs python3)");
@@ -64,7 +65,7 @@ impl Drop for AnotherSite {
     }
 }
 
-const LISTS: [&str; 3] = ["global", "server-session", "cookie-session"];
+pub const LISTS: [&str; 3] = ["global", "server-session", "cookie-session"];
 
 /// Exercise 9's page: for each list, a fetch() of the form is sent and refused unseen, a
 /// fetch() of JSON is stopped by the browser before it is sent, and a forged form post shows
@@ -74,12 +75,20 @@ async fn the_cross_site_page_tries_every_list_and_each_attempt_is_refused() {
     let test = "the_cross_site_page_tries_every_list_and_each_attempt_is_refused";
     let Some(browsers) = Browsers::start(test).await else { return };
     let app = App::start().await;
-    let site = AnotherSite::start(&app);
+    let site = AnotherSite::start(&app.url(""));
     let a = browsers.open(&app, Viewport::Desktop).await;
     for slug in LISTS {
         a.add(slug, "mine").await;
     }
+    every_attempt_is_refused(&a, &site).await;
+    a.goto("/").await;
+    for slug in LISTS {
+        assert_eq!(a.items(slug).await, ["mine"], "nothing was planted in {slug}");
+    }
+}
 
+/// Presses every button of exercise 9's page, and checks what each attempt shows.
+pub async fn every_attempt_is_refused(a: &Browser, site: &AnotherSite) {
     a.visit(&site.url).await;
     for slug in LISTS {
         for (kind, expected) in
@@ -99,10 +108,5 @@ async fn the_cross_site_page_tries_every_list_and_each_attempt_is_refused() {
         assert_eq!(a.status().await, 403, "the forged form to {slug} got the app's refusal");
         let message = a.text("p.error").await.unwrap_or_default();
         assert!(message.contains("cross-site request refused"), "{slug}: {message:?}");
-    }
-
-    a.goto("/").await;
-    for slug in LISTS {
-        assert_eq!(a.items(slug).await, ["mine"], "nothing was planted in {slug}");
     }
 }

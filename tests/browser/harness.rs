@@ -117,6 +117,11 @@ impl Browsers {
     /// A new visitor: a Chromium with a profile nobody else uses, at `viewport`, on the app's
     /// comparison page.
     pub async fn open(&self, app: &App, viewport: Viewport) -> Browser {
+        self.open_at(app.url(""), viewport).await
+    }
+
+    /// As [`Browsers::open`], with the app reached at `base` (through a proxy, say).
+    pub async fn open_at(&self, base: String, viewport: Viewport) -> Browser {
         // Starting Chromium failed once in a dozen full runs on a loaded two-core machine: one
         // more try, with a new profile, says so on stderr instead of failing the test.
         let mut attempt = 0;
@@ -135,7 +140,7 @@ impl Browsers {
                 Err(e) => panic!("chromedriver could not start Chromium: {e}"),
             }
         };
-        let browser = Browser::new(client, app.url(""), viewport);
+        let browser = Browser::new(client, base, viewport);
         browser.goto("/").await;
         browser
     }

@@ -9,6 +9,11 @@
 
 mod harness;
 mod page;
+// The one proxy of the test tree, shared with tests/app; this binary uses only its
+// Origin-rewriting mode.
+#[allow(dead_code)]
+#[path = "../app/support/proxy.rs"]
+mod proxy;
 mod server;
 #[path = "../shared/skips.rs"]
 mod skips;
@@ -16,6 +21,7 @@ mod skips;
 mod console;
 mod cross_site;
 mod devtools;
+mod forwarded;
 mod keyboard;
 mod layout;
 mod screenshots;

@@ -27,6 +27,10 @@ impl App {
         App(Server::start(figment()).await)
     }
 
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
     /// An absolute URL on the app.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.0.port)

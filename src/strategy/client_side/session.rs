@@ -134,16 +134,23 @@ impl<C: Codec> Session<'_, C> {
     /// Sets the cookie to `payload`, unless it would pass the browser's limit: then the
     /// browser keeps the cookie it has, with the list it had.
     fn write(&self, payload: &Payload) -> Result<(), AppError> {
-        let CookieSettings { name, policy, lifetimes, .. } = self.settings;
-        let left = payload.expires_ms(lifetimes).saturating_sub(clock::now_ms());
-        let max_age = Duration::from_millis(left.min(clock::millis(lifetimes.max)));
-        let cookie = cookie_rules::build(name, seal::<C>(name, payload, self.keys), *policy, max_age);
+        let CookieSettings { name, policy, .. } = self.settings;
+        let cookie =
+            cookie_rules::build(name, seal::<C>(name, payload, self.keys), *policy, self.max_age(payload));
         let size = cookie_rules::stored_size(&cookie);
         if size > cookie_rules::LIMIT {
             return Err(AppError::CookieTooLarge { cookie: name.clone(), size, limit: cookie_rules::LIMIT });
         }
         self.jar.add(cookie);
         Ok(())
+    }
+
+    /// The `Max-Age` a write of `payload` gives the cookie: from its last write (`seen_ms`, set
+    /// just before every write) to its deadline, so the page can show the exact value too.
+    pub(super) fn max_age(&self, payload: &Payload) -> Duration {
+        let lifetimes = &self.settings.lifetimes;
+        let left = payload.expires_ms(lifetimes).saturating_sub(payload.seen_ms);
+        Duration::from_millis(left.min(clock::millis(lifetimes.max)))
     }
 
     pub(super) fn remove(&self) {

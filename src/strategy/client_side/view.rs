@@ -5,6 +5,7 @@ use super::revocation::unconfirmed;
 use super::session::Reading;
 use super::{Codec, Received, Session};
 use crate::clock;
+use crate::cookie_rules;
 use crate::strategy::{CookieView, Fact, View};
 
 impl<C: Codec> Session<'_, C> {
@@ -33,7 +34,8 @@ impl<C: Codec> Session<'_, C> {
         match received {
             Received::Absent => View::default(),
             Received::Valid { raw, payload } => {
-                let mut cookie = CookieView::new(name, raw, C::WORDS.opened);
+                let attributes = cookie_rules::attributes(self.settings.policy, self.max_age(payload));
+                let mut cookie = CookieView::new(name, raw, C::WORDS.opened).set_with(attributes);
                 cookie.readable = C::readable(raw).map(str::to_owned);
                 let expires = clock::format_ms(payload.expires_ms(&self.settings.lifetimes));
                 View {

@@ -2,7 +2,7 @@
 //! ([`visitor`]), the real server on a free port ([`server`], shared with the browser tests)
 //! and raw HTTP to it ([`http`]), the app as a separate process ([`processes`]), the Redis
 //! and Postgres servers and a test body run on each ([`store_servers`]), and a TCP proxy that
-//! makes a store go away ([`proxy`]).
+//! makes a store go away, or rewrites `Origin` as a port forwarder does ([`proxy`]).
 
 pub mod http;
 pub mod processes;

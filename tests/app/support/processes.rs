@@ -105,3 +105,13 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
+
+/// Runs `command` with bash in `dir`, as a person would type it there (`pipefail` on);
+/// returns whether it succeeded and what it printed to stdout.
+pub async fn shell(dir: &Path, command: &str) -> (bool, String) {
+    let (dir, command) = (dir.to_owned(), command.to_owned());
+    let run =
+        move || Command::new("bash").args(["-o", "pipefail", "-c", &command]).current_dir(&dir).output();
+    let output = tokio::task::spawn_blocking(run).await.expect("the shell ran").expect("bash starts");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -26,15 +26,19 @@ pub(super) struct Incoming {
 impl Incoming {
     pub(super) fn from_event(event: LambdaFunctionUrlRequest) -> Result<Incoming, String> {
         let method = event.request_context.http.method.unwrap_or_default();
-        let method = Method::from_str(&method).map_err(|_| format!("unknown method `{method}`"))?;
+        let method = method_of(&method).ok_or_else(|| format!("unknown method `{method}`"))?;
         let mut uri = event.raw_path.filter(|path| !path.is_empty()).unwrap_or_else(|| "/".into());
         if let Some(query) = event.raw_query_string.filter(|query| !query.is_empty()) {
             uri = format!("{uri}?{query}");
         }
+        // As Rocket's HTTP server does: a value that is UTF-8 (`José`, not only visible ASCII,
+        // which is all `to_str` takes) is kept, any other is dropped with a warning.
         let mut headers = Vec::with_capacity(event.headers.len());
         for (name, value) in &event.headers {
-            let value = value.to_str().map_err(|_| format!("the header `{name}` is not UTF-8"))?;
-            headers.push((name.as_str().to_owned(), value.to_owned()));
+            match std::str::from_utf8(value.as_bytes()) {
+                Ok(value) => headers.push((name.as_str().to_owned(), value.to_owned())),
+                Err(_) => log::warn!("header `{name}` is not UTF-8; dropped, as the HTTP server drops it"),
+            }
         }
         let body = match (event.body, event.is_base64_encoded) {
             (None, _) => Vec::new(),
@@ -45,7 +49,16 @@ impl Incoming {
         };
         Ok(Incoming { method, uri, headers, cookies: event.cookies.unwrap_or_default(), body })
     }
+}
 
+/// The method as HTTP spells it: case-sensitive (RFC 9110), and one Rocket knows, as its HTTP
+/// server takes it from hyper. Rocket's own `FromStr` ignores case, which the wire does not.
+fn method_of(name: &str) -> Option<Method> {
+    const KNOWN: [&str; 9] = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH"];
+    KNOWN.contains(&name).then(|| Method::from_str(name).ok()).flatten()
+}
+
+impl Incoming {
     /// Rocket's request, built as its HTTP server builds one from the wire.
     pub(super) async fn dispatch(self, client: &Client, peer: IpAddr) -> LocalResponse<'_> {
         let request = self.request(client, peer);
@@ -153,6 +166,20 @@ mod tests {
         let mut odd = event(serde_json::json!({}));
         odd.request_context.http.method = Some("BREW".into());
         assert!(Incoming::from_event(odd).err().expect("refused").contains("unknown method `BREW`"));
+        for lower in ["get", "Post", "dELETE"] {
+            let mut odd = event(serde_json::json!({}));
+            odd.request_context.http.method = Some(lower.into());
+            assert!(Incoming::from_event(odd).is_err(), "methods are case-sensitive: {lower}");
+        }
+    }
+
+    #[test]
+    fn a_utf8_header_value_is_kept_as_the_http_server_keeps_it() {
+        let incoming = Incoming::from_event(event(
+            serde_json::json!({"headers": {"host": "fn.example", "x-name": "José Ü"}}),
+        ));
+        let headers = incoming.expect("maps").headers;
+        assert!(headers.contains(&("x-name".to_owned(), "José Ü".to_owned())), "{headers:?}");
     }
 
     #[test]

@@ -28,10 +28,11 @@
 //!   background tasks stop with it. The revocation copy stops trusting itself after a gap and
 //!   asks the store until it has reloaded ([`crate::store::revocation::copy`]). The purge and the
 //!   recount run once after a thaw, not once per missed period.
-//! - **What cannot be mapped.** A body marked base64 that does not decode, a method Rocket
-//!   does not know, or a header that is not UTF-8 gets `400` with a JSON `{"error": ...}`. Rocket
-//!   answers a URI it cannot parse with `400`, and a body over the limits with `413`, as under
-//!   the HTTP server. An event that is not a function-URL request has no HTTP client to answer.
+//! - **The same answer as the HTTP server.** A method that is not one Rocket knows, spelled as
+//!   HTTP spells it (`GET`, not `get`), gets `400` with a JSON `{"error": ...}`, as does a body
+//!   marked base64 that does not decode. A header value that is UTF-8 (`José`) is kept and one
+//!   that is not is dropped, as Rocket's server does. Rocket answers a URI it cannot parse with
+//!   `400`, and a body over the limits with `413`, as under the HTTP server. An event that is not a function-URL request has no HTTP client to answer.
 //!   It is logged and returned to Lambda as an error, which a function URL reports as `502`.
 
 use std::net::IpAddr;

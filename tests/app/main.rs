@@ -17,6 +17,7 @@ mod backends;
 mod bad_input;
 mod cookie_session;
 mod devtools_free;
+mod forged;
 mod forwarded;
 mod global;
 mod instances;

@@ -47,7 +47,9 @@ use rocket::fairing::AdHoc;
 
 #[cfg(test)]
 pub(crate) use self::payload::test_keys;
-pub use self::payload::{open, seal, Family, Opened, Payload, FORMAT_VERSION};
+pub use self::payload::{
+    open, seal, Family, Opened, Payload, Refusal, CLOCK_SKEW_MS, FORMAT_VERSION, MAX_EPOCH,
+};
 pub use self::session::{Received, Session};
 use super::CookieSettings;
 use crate::config::AppConfig;

@@ -12,6 +12,27 @@ use crate::secret::SecretKeys;
 /// Bumped whenever the payload's shape changes; other versions read as unreadable.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The highest epoch a cookie may carry: 2^53 - 1, the largest integer every store keeps
+/// exactly (a Lua script in Redis counts in doubles). A real family signs out once per press,
+/// so only a forged cookie comes near it; one that does reads as unreadable, and *Sign out
+/// everywhere* can always raise an epoch by one.
+pub const MAX_EPOCH: u64 = (1 << 53) - 1;
+
+/// How far ahead of this server's clock a cookie's times may be: instances' clocks differ a
+/// little, a cookie from the future does not exist.
+pub const CLOCK_SKEW_MS: u64 = 60_000;
+
+/// Why a payload that opened is not a session now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Past its idle or absolute deadline.
+    Expired,
+    /// Times or an epoch no server of this app writes: started after it was last seen, seen
+    /// in the future, an epoch past [`MAX_EPOCH`]. Only a holder of the key can make one, so it
+    /// is forged or broken, and it is never read as a session that lasts forever.
+    Implausible,
+}
+
 /// What the cookie carries, as JSON. Short names on the wire (every byte travels on every
 /// request), full names here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +81,20 @@ impl Payload {
     pub fn expires_ms(&self, lifetimes: &Lifetimes) -> u64 {
         lifetimes.deadline_ms(self.started_ms, self.seen_ms)
     }
+
+    /// Whether this payload is a live session at `now_ms`: its times and epoch are ones a
+    /// server of this app writes, and neither deadline has passed.
+    pub fn check(&self, now_ms: u64, lifetimes: &Lifetimes) -> Result<(), Refusal> {
+        let future = now_ms.saturating_add(CLOCK_SKEW_MS);
+        let plausible = self.started_ms <= self.seen_ms
+            && self.seen_ms <= future
+            && self.epoch.is_none_or(|epoch| epoch <= MAX_EPOCH);
+        match plausible {
+            false => Err(Refusal::Implausible),
+            true if now_ms >= self.expires_ms(lifetimes) => Err(Refusal::Expired),
+            true => Ok(()),
+        }
+    }
 }
 
 /// A payload read from a cookie, and whether it needed a previous key.
@@ -97,6 +132,31 @@ pub(crate) fn test_keys(current: u8, previous: &[u8]) -> SecretKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_from_the_future_and_epochs_past_the_limit_are_never_a_session() {
+        let lifetimes = Lifetimes {
+            idle: std::time::Duration::from_secs(60),
+            max: std::time::Duration::from_secs(600),
+            rotation_grace: std::time::Duration::ZERO,
+        };
+        let now = 1_000_000_000;
+        let checked = |started_ms, seen_ms, epoch| {
+            let mut payload = Payload::new(started_ms, true);
+            (payload.seen_ms, payload.epoch) = (seen_ms, Some(epoch));
+            payload.check(now, &lifetimes)
+        };
+        assert_eq!(checked(now - 1_000, now - 500, 3), Ok(()));
+        assert_eq!(checked(now - 61_000, now - 61_000, 0), Err(Refusal::Expired), "idle");
+        assert_eq!(checked(u64::MAX, u64::MAX, 0), Err(Refusal::Implausible), "forever");
+        assert_eq!(checked(now, u64::MAX, 0), Err(Refusal::Implausible));
+        assert_eq!(checked(now, now + CLOCK_SKEW_MS + 1, 0), Err(Refusal::Implausible), "from the future");
+        assert_eq!(checked(now, now + 1_000, 0), Ok(()), "another instance's clock a second ahead");
+        assert_eq!(checked(now, now - 1, 0), Err(Refusal::Implausible), "seen before it started");
+        assert_eq!(checked(now, now, MAX_EPOCH), Ok(()));
+        assert_eq!(checked(now, now, MAX_EPOCH + 1), Err(Refusal::Implausible));
+        assert_eq!(checked(now, now, u64::MAX), Err(Refusal::Implausible));
+    }
 
     #[test]
     fn the_json_is_the_same_with_or_without_a_family() {

@@ -29,7 +29,9 @@ impl<C: Codec> Session<'_, C> {
         let received = &self.reading().await.received;
         if let (Some(revocations), Received::Valid { payload, .. }) = (self.revocations, received) {
             if let Some(family) = payload.family() {
-                revocations.raise(family.id, family.epoch + 1, self.settings.lifetimes.max).await?;
+                // `epoch` is at most MAX_EPOCH (a payload past it never reads as valid): no overflow.
+                let next = family.epoch.saturating_add(1);
+                revocations.raise(family.id, next, self.settings.lifetimes.max).await?;
                 log::info!("{}: a family signed out everywhere", self.settings.name);
             }
         }

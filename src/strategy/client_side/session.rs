@@ -8,7 +8,7 @@ use rocket::http::CookieJar;
 use rocket::request::{self, FromRequest, Request};
 use rocket::tokio::sync::OnceCell;
 
-use super::{open, seal, Codec, OldKeyReads, Payload};
+use super::{open, seal, Codec, OldKeyReads, Payload, Refusal};
 use crate::clock;
 use crate::cookie_rules;
 use crate::error::AppError;
@@ -36,6 +36,11 @@ pub enum Received {
     },
     /// Opened fine, but its family signed out everywhere after it was issued.
     Revoked {
+        raw: String,
+    },
+    /// Opened fine, but holds times or an epoch no server of this app writes: forged or
+    /// broken by a holder of the key ([`super::Refusal::Implausible`]).
+    Implausible {
         raw: String,
     },
 }
@@ -109,8 +114,15 @@ impl<C: Codec> Session<'_, C> {
         };
         let mut payload = opened.payload;
         let now = clock::now_ms();
-        if now >= payload.expires_ms(&self.settings.lifetimes) {
-            return Received::Expired { raw };
+        match payload.check(now, &self.settings.lifetimes) {
+            Ok(()) => {}
+            Err(Refusal::Expired) => return Received::Expired { raw },
+            Err(Refusal::Implausible) => {
+                log::warn!(
+                    "{name}: a cookie that opened holds times or an epoch no server writes; read as empty"
+                );
+                return Received::Implausible { raw };
+            }
         }
         if self.revoked(&payload, confirmed).await {
             return Received::Revoked { raw };

@@ -65,6 +65,14 @@ impl<C: Codec> Session<'_, C> {
                 "revoked",
                 format!("This {name} cookie was signed out everywhere, so it was refused."),
             ),
+            Received::Implausible { raw } => refused(
+                raw,
+                "refused",
+                format!(
+                    "Your {name} cookie holds times or an epoch this server never writes (a cookie \
+                     made with the key, not by the app), so it was refused."
+                ),
+            ),
         }
     }
 }

@@ -47,6 +47,16 @@ impl Slug {
         }
     }
 
+    /// The level-one heading of the page this list has of its own.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Slug::Global => "Global state: one list for every visitor",
+            Slug::ServerSession => "Server-side session: an id in your browser, the list on the server",
+            Slug::CookieSession => "Private cookie: the list itself in your browser, encrypted",
+            Slug::SignedSession => "Signed cookie: the list in your browser, readable by anyone",
+        }
+    }
+
     /// The trade-off in one line, shown under each list.
     pub fn summary(self) -> &'static str {
         match self {

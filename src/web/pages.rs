@@ -108,6 +108,8 @@ fn no_cookie(slug: Slug) -> &'static str {
 #[derive(Serialize)]
 struct PageContext {
     title: &'static str,
+    /// The page's level-one heading (a strategy's page; the comparison has its own).
+    heading: &'static str,
     instance: InstanceView,
     /// One per column, in order; the column's HTML joins it as `html` (see [`Html::with_columns`]).
     columns: Vec<ColumnSlot>,
@@ -147,9 +149,9 @@ impl Page {
     /// This page showing `columns` to a visitor of `instance`: its template and context,
     /// rendered as the answer is sent. Every page the app answers is made here.
     pub fn html(self, instance: InstanceView, columns: &[Column]) -> Html {
-        let (name, title) = match self {
-            Page::Home => ("index", "Where does web state live?"),
-            Page::Strategy(slug) => ("strategy", slug.title()),
+        let (name, title, heading) = match self {
+            Page::Home => ("index", "Where does web state live?", "One list, kept three ways"),
+            Page::Strategy(slug) => ("strategy", slug.title(), slug.heading()),
         };
         let return_to = self.path();
         let columns = columns
@@ -175,7 +177,7 @@ impl Page {
             })
             .collect::<Vec<_>>();
         let slots = columns.iter().map(|column| ColumnSlot { slug: column.slug }).collect();
-        Html::with_columns(name, &PageContext { title, instance, columns: slots }, &columns)
+        Html::with_columns(name, &PageContext { title, heading, instance, columns: slots }, &columns)
     }
 }
 

@@ -1,6 +1,8 @@
-//! Every page of one fixed state, byte for byte. The expected HTML in `tests/app/page_output/`
-//! is each page as it must stay: any change in what a page says, in its markup or in its
-//! escaping fails here, whatever changed how the page is put together.
+//! The pages, byte for byte, as `insta` snapshots (`tests/app/snapshots/`): any change in what
+//! a page says, in its markup or in its escaping fails here, whatever changed how the page is
+//! put together. Six states are enough to reach every branch of the templates: an empty and a
+//! full comparison page, one page per strategy (the three explanations, a store that is down, a
+//! cookie that could not be read, the signed cookie's readable value) and the error page.
 //!
 //! The state is fixed by hand (lists, cookies, facts, errors, notices) rather than read from
 //! the strategies, whose ids, ciphertexts and times differ on every run. It holds text that
@@ -10,11 +12,11 @@
 //! page builder ([`Page::html`], [`catchers::error_page`]) and responder: what is compared is
 //! the body a request gets, only the state is fixed.
 //!
-//! After a deliberate change to a template, write the new pages with
-//! `PAGE_OUTPUT=write cargo test --test app page_output` and read the diff before committing.
+//! After a deliberate change to a template, review the new pages with `cargo insta review`
+//! (from cargo-insta), or accept them all with `INSTA_UPDATE=always cargo test --test app
+//! page_output`, and read the diff before committing.
 
-use std::path::PathBuf;
-
+use insta::assert_snapshot;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use rocket::State;
@@ -25,7 +27,7 @@ use server_side_sessions::web::catchers;
 use server_side_sessions::web::pages::{Column, Page};
 use server_side_sessions::web::render::Html;
 
-use crate::support::visitor::{figment, App};
+use crate::support::visitor::figment;
 
 /// Items that are hostile to HTML in every way a page could get wrong: markup, attribute
 /// breakers, entities, Handlebars' own syntax, and text outside ASCII.
@@ -139,114 +141,59 @@ fn lists(page: Page, n: usize) -> Vec<Column> {
     page.slugs().into_iter().map(|slug| column(slug, n)).collect()
 }
 
-/// The start of the expected pages' file names: `home`, or the strategy's slug.
-fn file_name(page: Page) -> &'static str {
-    match page {
-        Page::Home => "home",
-        Page::Strategy(slug) => slug.as_str(),
+/// A column as a visitor sees it before any change: no items, no cookie, no session.
+fn untouched(slug: Slug) -> Column {
+    let mut view = view(slug, 0);
+    view.browser.clear();
+    view.expires_at = None;
+    if slug == Slug::ServerSession {
+        view.server.truncate(1);
+        view.server.push(Fact::new("your record", "none yet: a session is created on your first change"));
     }
+    Column { slug, view: Some(view), error: None, flash: None }
 }
 
-/// Every page in the states a visitor can see: empty, short and full lists, a store that is
-/// down, a refused change, a cookie that could not be read, and the error page.
+/// The five states of the pages that show lists, which with the error page reach every branch
+/// of the templates.
 fn cases() -> Vec<Case> {
-    let mut cases = Vec::new();
-    let pages = [
-        Page::Home,
-        Page::Strategy(Slug::Global),
-        Page::Strategy(Slug::ServerSession),
-        Page::Strategy(Slug::CookieSession),
-    ];
-    for page in pages {
-        let name = file_name(page);
-        for n in [0, 1, 10] {
-            cases.push((format!("{name}-{n}"), page, instance(Some(8000)), lists(page, n)));
-        }
-    }
+    let home_empty = Slug::COMPARED.map(untouched).to_vec();
 
-    // The store is down: the server-session column says why and offers no form.
-    let mut down = lists(Page::Home, 2);
-    down[1] = Column {
+    // Full lists and live sessions; a refused change (the reason, and apart from the list's
+    // own cookies the flash cookie that carried it) and a notice.
+    let mut home_full = lists(Page::Home, 10);
+    let flash = "the reason your last change was refused; this page showed it and deleted it";
+    home_full[0].flash = Some(cookie("flash", "global:a list holds at most 100 items", flash));
+    home_full[0].error = Some("a list holds at most 100 items & this one is full".into());
+    home_full[2].view.as_mut().expect("a view").notice =
+        Some("The session store is unreachable, so revocation could not be checked <since start>.".into());
+
+    // The store is down: the column says why and offers no form.
+    let down = Column {
         slug: Slug::ServerSession,
         view: None,
         error: Some("the session store is unavailable: connection refused <127.0.0.1:6379>".into()),
         flash: None,
     };
-    cases.push(("home-store-down".into(), Page::Home, instance(Some(8000)), down.clone()));
-    cases.push((
-        "server-session-store-down".into(),
-        Page::Strategy(Slug::ServerSession),
-        instance(None),
-        vec![down[1].clone()],
-    ));
 
-    // A change was refused: the column shows the reason, and apart from the list's own
-    // cookies, the flash cookie that carried it.
-    for page in pages {
-        let mut refused = lists(page, 10);
-        let first = &mut refused[0];
-        let flash = "the reason your last change was refused; this page showed it and deleted it";
-        let value = format!("{}:a list holds at most 100 items", first.slug.as_str());
-        first.flash = Some(cookie("flash", &value, flash));
-        first.error = Some("a list holds at most 100 items & this one is full".into());
-        let name = file_name(page);
-        cases.push((format!("{name}-refused"), page, instance(Some(8000)), refused));
-    }
+    // A private cookie that could not be read beside a signed one anyone can read.
+    let mut cookies = lists(Page::Strategy(Slug::CookieSession), 1);
+    let unreadable = cookies[0].view.as_mut().expect("a view");
+    unreadable.items = ItemList::default();
+    unreadable.expires_at = None;
+    unreadable.browser = vec![cookie("cookie_session", "tampered/<value>+\"x\"", "could not decrypt")];
+    unreadable.notice = Some("the cookie_session cookie could not be read <it was changed>".into());
 
-    // Cookies the server could not use: a notice, and nothing listed.
-    let mut unreadable = lists(Page::Strategy(Slug::CookieSession), 0);
-    for (column, name) in unreadable.iter_mut().zip(["cookie_session", "signed_session"]) {
-        let view = column.view.as_mut().expect("a view");
-        view.browser = vec![cookie(name, "tampered/<value>+\"x\"", "could not decrypt")];
-        view.notice =
-            Some(format!("the {name} cookie could not be read <it was changed>; the list reads as empty"));
-    }
-    cases.push((
-        "cookie-session-unreadable".into(),
-        Page::Strategy(Slug::CookieSession),
-        instance(Some(8000)),
-        unreadable,
-    ));
-    let mut unknown = lists(Page::Strategy(Slug::ServerSession), 0);
-    let view = unknown[0].view.as_mut().expect("a view");
-    view.browser = vec![cookie("session_id", "not-an-id-the-server-issued", "unknown or expired id")];
-    view.notice = Some("your browser sent a session id this server does not know & ignored".into());
-    view.server.truncate(1);
-    view.server.push(Fact::new("your record", "none yet: a session is created on your first change"));
-    cases.push((
-        "server-session-unknown-id".into(),
-        Page::Strategy(Slug::ServerSession),
-        instance(Some(8000)),
-        unknown,
-    ));
-    cases
+    let global = lists(Page::Strategy(Slug::Global), 1);
+    vec![
+        ("home-empty".into(), Page::Home, instance(None), home_empty),
+        ("home-full".into(), Page::Home, instance(Some(8000)), home_full),
+        ("global".into(), Page::Strategy(Slug::Global), instance(Some(8000)), global),
+        ("server-session-store-down".into(), Page::Strategy(Slug::ServerSession), instance(None), vec![down]),
+        ("cookie-session".into(), Page::Strategy(Slug::CookieSession), instance(Some(8000)), cookies),
+    ]
 }
 
-fn expected_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/app/page_output")
-}
-
-/// Compares `html` with the page written before, or writes it under `PAGE_OUTPUT=write`.
-fn check(name: &str, html: &str, mismatches: &mut Vec<String>) {
-    let path = expected_dir().join(format!("{name}.html"));
-    if std::env::var("PAGE_OUTPUT").as_deref() == Ok("write") {
-        std::fs::create_dir_all(expected_dir()).expect("the expected-output folder");
-        std::fs::write(&path, html).expect("write the expected page");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if expected != html {
-        let line = expected.lines().zip(html.lines()).position(|(a, b)| a != b).map_or(0, |i| i + 1);
-        let at = |text: &str| text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_owned();
-        mismatches.push(format!(
-            "{name}: first difference at line {line}:\n  was: {}\n  now: {}",
-            at(&expected),
-            at(html)
-        ));
-    }
-}
-
-/// One page in one fixed state: its expected file's name, the page, and what it shows.
+/// One page in one fixed state: its snapshot's name, the page, and what it shows.
 type Case = (String, Page, InstanceView, Vec<Column>);
 
 /// The fixed states, for the routes below.
@@ -282,90 +229,17 @@ async fn body(client: &Client, uri: String, status: Status) -> String {
 }
 
 #[tokio::test]
-async fn every_page_matches_its_expected_html() {
+async fn every_page_matches_its_snapshot() {
     let client = app_with_fixed_pages().await;
-    let mut mismatches = Vec::new();
-    let cases = cases();
-    for (n, (name, ..)) in cases.iter().enumerate() {
-        check(name, &body(&client, format!("/fixed-page/{n}"), Status::Ok).await, &mut mismatches);
+    for (n, (name, ..)) in cases().iter().enumerate() {
+        let html = body(&client, format!("/fixed-page/{n}"), Status::Ok).await;
+        assert!(!html.contains("<script>alert"), "{name}: an item printed unescaped");
+        assert_eq!(html.matches("<h1").count(), 1, "{name}: one level-one heading");
+        assert_snapshot!(name.as_str(), html);
     }
-    let errors = [
-        ("error-404", Status::NotFound, "there is no strategy called `<b>nope</b>`"),
-        (
-            "error-405",
-            Status::MethodNotAllowed,
-            "PUT is not allowed on /global; it accepts GET, HEAD, OPTIONS",
-        ),
-        (
-            "error-503",
-            Status::ServiceUnavailable,
-            "too many sessions & \"more\" are refused; try again in 60 s",
-        ),
-    ];
-    for (name, status, message) in errors {
-        let uri = rocket::uri!("/fixed-error", fixed_error(status.code, message)).to_string();
-        check(name, &body(&client, uri, status).await, &mut mismatches);
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} pages changed:\n{}",
-        mismatches.len(),
-        cases.len() + 3,
-        mismatches.join("\n")
-    );
-}
-
-/// The check above can fail: a page that differs by one escaped character is caught.
-#[tokio::test]
-async fn a_page_that_differs_by_one_escape_is_caught() {
-    let client = app_with_fixed_pages().await;
-    let home_10 = cases().iter().position(|(name, ..)| name == "home-10").expect("a home-10 case");
-    let html = body(&client, format!("/fixed-page/{home_10}"), Status::Ok).await;
-    let mut mismatches = Vec::new();
-    if std::env::var("PAGE_OUTPUT").as_deref() != Ok("write") {
-        check("home-10", &html.replacen("&lt;script&gt;", "<script>", 1), &mut mismatches);
-        assert_eq!(mismatches.len(), 1, "an unescaped item must not pass");
-    }
-}
-
-/// Pages are rendered from a copy of the template registry, and a debug build (as `cargo run`
-/// and these tests are) still shows an edited template on the next request, the explanations
-/// rendered once per load included.
-#[tokio::test]
-async fn an_edited_template_shows_on_the_next_request_in_a_debug_build() {
-    let dir = tempfile::tempdir().expect("a template folder");
-    copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"), dir.path());
-    let figment = figment().merge(("template_dir", dir.path()));
-    let app = App::with(figment).await;
-    let me = app.visitor();
-    assert!(me.get("/global").await.body.contains("<h2>How global state works</h2>"));
-    let explain = dir.path().join("partials/explain-global.html.hbs");
-    let text = std::fs::read_to_string(&explain).expect("the explanation");
-    std::fs::write(&explain, text.replace("How global state works", "How global state works, edited"))
-        .expect("edit the explanation");
-    let layout = dir.path().join("layout.html.hbs");
-    let text = std::fs::read_to_string(&layout).expect("the layout");
-    std::fs::write(&layout, text.replace("Skip to content", "Skip to the content")).expect("edit the layout");
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = me.get("/global").await.body;
-        if page.contains("Skip to the content") && page.contains("How global state works, edited") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the edits did not show within 5 s:\n{page}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("read the templates") {
-        let entry = entry.expect("a template entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("its type").is_dir() {
-            std::fs::create_dir_all(&target).expect("a template subfolder");
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a template");
-        }
-    }
+    let message = "there is no strategy called `<b>nope</b>`";
+    let uri = rocket::uri!("/fixed-error", fixed_error(404, message)).to_string();
+    let html = body(&client, uri, Status::NotFound).await;
+    assert_eq!(html.matches("<h1").count(), 1, "the error page: one level-one heading");
+    assert_snapshot!("error-404", html);
 }

@@ -6,7 +6,7 @@ use rocket::http::Status;
 use server_side_sessions::item::MAX_ITEMS;
 use server_side_sessions::strategy::Slug;
 
-use crate::support::visitor::App;
+use crate::support::visitor::{figment, App};
 
 const C: Slug = Slug::CookieSession;
 
@@ -127,4 +127,46 @@ async fn buttons_act_only_on_what_exists_and_the_page_says_why() {
         assert!(!button(&page, label).contains(" disabled"), "{label}: {}", button(&page, label));
     }
     assert!(!page.contains("act on a session"), "the reason goes with the disabled state");
+}
+
+/// Pages are rendered from a copy of the template registry, and a debug build (as `cargo run`
+/// and these tests are) still shows an edited template on the next request, the explanations
+/// rendered once per load included.
+#[tokio::test]
+async fn an_edited_template_shows_on_the_next_request_in_a_debug_build() {
+    let dir = tempfile::tempdir().expect("a template folder");
+    copy_dir(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"), dir.path());
+    let figment = figment().merge(("template_dir", dir.path()));
+    let app = App::with(figment).await;
+    let me = app.visitor();
+    assert!(me.get("/global").await.body.contains("<h2>How global state works</h2>"));
+    let explain = dir.path().join("partials/explain-global.html.hbs");
+    let text = std::fs::read_to_string(&explain).expect("the explanation");
+    std::fs::write(&explain, text.replace("How global state works", "How global state works, edited"))
+        .expect("edit the explanation");
+    let layout = dir.path().join("layout.html.hbs");
+    let text = std::fs::read_to_string(&layout).expect("the layout");
+    std::fs::write(&layout, text.replace("Skip to content", "Skip to the content")).expect("edit the layout");
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = me.get("/global").await.body;
+        if page.contains("Skip to the content") && page.contains("How global state works, edited") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the edits did not show within 5 s:\n{page}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read the templates") {
+        let entry = entry.expect("a template entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its type").is_dir() {
+            std::fs::create_dir_all(&target).expect("a template subfolder");
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a template");
+        }
+    }
 }

@@ -7,8 +7,9 @@ use server_side_sessions::store::postgres::PostgresStore;
 use server_side_sessions::store::SessionStore;
 
 use crate::store::{conformance, create, LONG};
+use crate::support::network_store::each_network_store;
 use crate::support::store_servers::{
-    database_url, each_network_store, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
+    database_url, postgres_store_at, raw_pool, redis_store, redis_url, unique, Schemas,
 };
 
 fn one_item() -> ItemList {

@@ -4,8 +4,8 @@
 //! works on any instance that has the same secret key.
 
 use crate::support::http::{add, get, items, json, list};
+use crate::support::network_store::each_network_store;
 use crate::support::processes::AppProcess;
-use crate::support::store_servers::each_network_store;
 use crate::support::visitor::{KEY, OTHER_KEY};
 
 const SERVER: &str = "server-session";

@@ -8,8 +8,9 @@ use server_side_sessions::config::AppConfig;
 use server_side_sessions::strategy::Slug;
 
 use crate::support::http::http;
+use crate::support::network_store::{each_network_store, NetworkStore};
 use crate::support::processes::AppProcess;
-use crate::support::store_servers::{database_url, each_network_store, NetworkStore};
+use crate::support::store_servers::database_url;
 use crate::support::visitor::{figment, App, Resp, Visitor, KEY};
 
 /// A server-session write as if from `peer`, with `headers` (a claimed `X-Real-IP`, the

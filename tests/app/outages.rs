@@ -9,10 +9,10 @@ use server_side_sessions::session_id::SessionId;
 use tokio::net::TcpListener;
 
 use crate::support::http::{add, get, items, json, list, Reply};
+use crate::support::network_store::each_network_store;
 use crate::support::processes::wait_healthy;
 use crate::support::proxy::{reroute, Proxy};
 use crate::support::server::Server;
-use crate::support::store_servers::each_network_store;
 use crate::support::visitor::figment;
 
 const SERVER: &str = "server-session";

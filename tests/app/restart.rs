@@ -10,8 +10,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::http::{add, items, list};
+use crate::support::network_store::NetworkStore;
 use crate::support::server::Server;
-use crate::support::store_servers::{database_url, NetworkStore};
+use crate::support::store_servers::database_url;
 use crate::support::visitor::figment;
 
 const SERVER: &str = "server-session";

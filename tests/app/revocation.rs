@@ -14,8 +14,8 @@ use server_side_sessions::store::{RevocationCopy, RevocationStore};
 
 use crate::store::LONG;
 use crate::support::http::{add, get, http, items, json, list};
+use crate::support::network_store::each_network_store;
 use crate::support::processes::AppProcess;
-use crate::support::store_servers::each_network_store;
 use crate::support::visitor::KEY;
 
 const COOKIE: &str = "cookie-session";

@@ -15,7 +15,8 @@ use server_side_sessions::store::tls::RootCa;
 use server_side_sessions::store::SessionStore;
 
 use crate::store::{conformance, LONG};
-use crate::support::store_servers::{on_each, unique, NetworkStore};
+use crate::support::network_store::{on_each, NetworkStore};
+use crate::support::store_servers::unique;
 use crate::support::visitor::{figment, App};
 
 /// The variables' values, or `None` after saying the test is skipped (or failing, with

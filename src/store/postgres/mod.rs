@@ -28,6 +28,7 @@
 //! visit; the row stays locked until it commits, and a racing statement reads the row as this
 //! one left it.
 
+mod connect;
 mod pool;
 pub mod revocation;
 mod sql;
@@ -37,10 +38,8 @@ use std::sync::Arc;
 use rand::Rng;
 use rocket::tokio::sync::OnceCell;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
-use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
 
-use super::tls::RootCa;
 use super::{bounded, Created, RateCharge, Reached, Record, Rotated, SessionStore, StoreError, Updated};
 use crate::clock::{self, now_ms};
 use crate::config::Lifetimes;
@@ -58,53 +57,10 @@ pub struct PostgresStore {
     migrated: Arc<OnceCell<()>>,
 }
 
-const NOT_VERIFYING: &str = "`session_store_ca` is set, but the Postgres URL does not ask for \
-verification: add `sslmode=verify-full` (a weaker mode skips the check, and `prefer`, the \
-default, falls back to plain text)";
-
 /// A row as `LOAD` and `UPDATE` end: items, created, seen; the successor's seal and key.
 type Row = (String, i64, i64, Option<String>, Option<String>);
 
 impl PostgresStore {
-    /// A store for the database at `url`. Does not connect yet. With `ca`, the server's
-    /// certificate must be signed by that authority, and the URL must ask for verification
-    /// (`sslmode=verify-full` or `verify-ca`).
-    pub fn with_ca(url: &str, lifetimes: Lifetimes, ca: Option<&RootCa>) -> Result<PostgresStore, String> {
-        // The error text never includes the URL, which may carry a password.
-        let mut options: PgConnectOptions =
-            url.parse().map_err(|e| format!("`session_store` is not a usable Postgres URL: {e}"))?;
-        if let Some(ca) = ca {
-            if !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull | PgSslMode::VerifyCa) {
-                return Err(NOT_VERIFYING.into());
-            }
-            options = options.ssl_root_cert_from_pem(ca.pem().to_vec());
-        }
-        let pool = pool::Pool::new(options.clone(), 10);
-        Ok(PostgresStore { lifetimes, options, pool, migrated: Arc::new(OnceCell::new()) })
-    }
-
-    /// Runs the migrations unless they have run, on a connection of their own that is closed
-    /// afterwards (so the migrator's advisory lock goes with it, whatever happened). In a task
-    /// of its own: a request that stops waiting must not cancel a migration half-way, and later
-    /// callers wait for the same run.
-    async fn ready(&self) -> Result<(), sqlx::Error> {
-        if self.migrated.initialized() {
-            return Ok(());
-        }
-        let (options, migrated) = (self.options.clone(), self.migrated.clone());
-        let run = rocket::tokio::spawn(async move {
-            let migrate = || async {
-                let mut connection = PgConnection::connect_with(&options).await?;
-                MIGRATOR.run_direct(&mut connection).await?;
-                connection.close().await?;
-                log::info!("postgres session schema is up to date");
-                Ok::<_, sqlx::Error>(())
-            };
-            migrated.get_or_try_init(migrate).await.map(drop)
-        });
-        run.await.map_err(|e| sqlx::Error::Protocol(format!("migration task failed: {e}")))?
-    }
-
     /// One store call: the migrations first (if still due), then `statement`, all under the
     /// timeout.
     async fn run<T>(&self, what: &str, statement: pool::Statement<'_, T>) -> Result<T, StoreError> {

@@ -8,7 +8,6 @@
 //! `cargo test` works on a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI
 //! sets) it fails instead.
 
-use std::future::Future;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use rand::Rng;
 use server_side_sessions::config::Lifetimes;
 use server_side_sessions::store::postgres::PostgresStore;
 use server_side_sessions::store::redis::RedisStore;
-use server_side_sessions::store::{Backend, SessionStore};
+use server_side_sessions::store::SessionStore;
 use sqlx::Connection;
 
 /// A store server the tests can use: the variable that names it, and where to look without it.
@@ -99,99 +98,6 @@ pub fn redis_url() -> Option<String> {
 
 pub fn database_url() -> Option<String> {
     POSTGRES.url()
-}
-
-/// One network store a test body runs on: its kind, a URL for an app to use, and fresh,
-/// empty stores of its own on demand. A clone shares the schemas, which [`on_each`] keeps
-/// until every body is done: a body that uses only `url` does not hold the store itself.
-#[derive(Clone)]
-pub struct NetworkStore {
-    /// What `/healthz` and `/api/inspect` call it: `redis`, `postgres`.
-    pub kind: &'static str,
-    /// A URL no other test uses at the same time (for Postgres, a schema of its own).
-    pub url: String,
-    /// `session_store_ca`'s path, for a store behind TLS.
-    pub ca: Option<String>,
-    /// Where fresh Postgres schemas come from (dropped with the store).
-    schemas: Option<std::sync::Arc<Schemas>>,
-    /// What a Postgres URL must carry besides its schema (the TLS tests' `sslrootcert`).
-    suffix: String,
-}
-
-impl NetworkStore {
-    /// A Redis store whose keys (sessions, rate buckets, revocations) no other test or run
-    /// shares: a `prefix` of its own on the URL.
-    pub fn redis(url: String, ca: Option<String>) -> NetworkStore {
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let url = format!("{url}{separator}prefix={}", unique("test-app-").replace('_', "-") + ":");
-        NetworkStore { kind: "redis", url, ca, schemas: None, suffix: String::new() }
-    }
-
-    /// A Postgres store on a fresh schema of `base`; `suffix` is removed from the app's URL
-    /// (the admin connection's own `sslrootcert`, which must not stand in for the setting).
-    pub async fn postgres(base: &str, ca: Option<String>, suffix: &str) -> NetworkStore {
-        let schemas = Schemas::new(base);
-        let url = schemas.fresh().await.replace(suffix, "");
-        NetworkStore { kind: "postgres", url, ca, schemas: Some(schemas.into()), suffix: suffix.to_owned() }
-    }
-
-    /// A new, empty store of this kind (a key prefix, or a schema, of its own), migrated and
-    /// verified against `ca` where there is one.
-    pub async fn fresh(&self, lifetimes: Lifetimes) -> Backend {
-        let ca = self
-            .ca
-            .as_deref()
-            .map(|path| server_side_sessions::store::tls::RootCa::load(path).expect("the CA file loads"));
-        match &self.schemas {
-            None => Backend::of(
-                RedisStore::with_options(&self.url, lifetimes, &unique("test:"), ca.as_ref())
-                    .expect("a valid Redis URL"),
-            ),
-            Some(schemas) => {
-                let url = schemas.fresh().await.replace(&self.suffix, "");
-                let store = PostgresStore::with_ca(&url, lifetimes, ca.as_ref()).expect("a valid URL");
-                wait_ready(&store).await;
-                Backend::of(store)
-            }
-        }
-    }
-}
-
-/// Runs `body` on each network store the tests can reach (Redis, Postgres), all at once, each
-/// with a URL of its own. A store whose server is missing is skipped, and counted (or fails
-/// the test, with `REQUIRE_BACKENDS=1`). A failure says which store it was on.
-pub async fn each_network_store<F, Fut>(body: F)
-where
-    F: Fn(NetworkStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut stores = Vec::new();
-    if let Some(url) = redis_url() {
-        stores.push(NetworkStore::redis(url, None));
-    }
-    if let Some(url) = database_url() {
-        stores.push(NetworkStore::postgres(&url, None, "").await);
-    }
-    on_each(stores, body).await;
-}
-
-/// Runs `body` on each of `stores` at once; a panic is reported with the store it happened on.
-pub async fn on_each<F, Fut>(stores: Vec<NetworkStore>, body: F)
-where
-    F: Fn(NetworkStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    use futures::FutureExt;
-    let kept = stores.clone();
-    let runs = stores.into_iter().map(|store| std::panic::AssertUnwindSafe(body(store)).catch_unwind());
-    let results = futures::future::join_all(runs).await;
-    for (kind, result) in kept.iter().map(|store| store.kind).zip(results) {
-        if let Err(panic) = result {
-            let message = panic.downcast_ref::<String>().cloned();
-            let message = message.or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            panic!("on {kind}: {}", message.unwrap_or_else(|| "the test body failed".into()));
-        }
-    }
 }
 
 /// A name no other test (or earlier run) uses: tests share the servers and run in parallel.

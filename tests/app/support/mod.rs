@@ -1,10 +1,14 @@
 //! What the tests stand on: visitors with cookie jars over Rocket's local client
 //! ([`visitor`]), the real server on a free port ([`server`], shared with the browser tests)
 //! and raw HTTP to it ([`http`]), the app as a separate process ([`processes`]), the Redis
-//! and Postgres servers ([`backends`]), and a TCP proxy that makes a store go away ([`proxy`]).
+//! and Postgres servers ([`backends`]), a TCP proxy that makes a store go away ([`proxy`]), and
+//! load on many connections ([`load`]).
 
 pub mod backends;
 pub mod http;
+// Shared with the benchmark (tests/bench/), which uses what the tests here do not.
+#[allow(dead_code)]
+pub mod load;
 pub mod processes;
 pub mod proxy;
 pub mod server;

@@ -26,6 +26,7 @@ mod platform;
 mod proxies;
 mod real_server;
 mod revocation;
+mod roundtrips;
 mod rules;
 mod security;
 mod server_session;

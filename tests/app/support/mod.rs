@@ -1,8 +1,8 @@
 //! What the tests stand on: visitors with cookie jars over Rocket's local client
 //! ([`visitor`]), the real server on a free port ([`server`], shared with the browser tests)
 //! and raw HTTP to it ([`http`]), the app as a separate process ([`processes`]), the Redis
-//! and Postgres servers ([`backends`]), a TCP proxy that makes a store go away ([`proxy`]), and
-//! load on many connections ([`load`]).
+//! and Postgres servers ([`backends`]), a TCP proxy that makes a store go away or far and
+//! counts its round trips ([`proxy`], [`trips`]), and load on many connections ([`load`]).
 
 pub mod backends;
 pub mod http;
@@ -12,4 +12,6 @@ pub mod load;
 pub mod processes;
 pub mod proxy;
 pub mod server;
+#[allow(dead_code)]
+pub mod trips;
 pub mod visitor;

@@ -1,16 +1,24 @@
-//! A TCP forwarder that a test can switch off and on, put between the app and a shared
-//! Redis or Postgres: "off" closes every open connection and refuses new ones, which is
-//! what the app sees when its store goes away, while the store itself (and the sessions
-//! in it) stays untouched for the moment the proxy comes back.
+//! A TCP forwarder put between the app and a shared Redis or Postgres. A test can switch it
+//! off and on: "off" closes every open connection and refuses new ones, which is what the app
+//! sees when its store goes away, while the store itself (and the sessions in it) stays
+//! untouched for the moment the proxy comes back. It also counts round trips on the wire,
+//! and can make the store seem farther away.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
 pub struct Proxy {
     pub port: u16,
     target: String,
+    /// Added to every round trip: the store's answer comes this much later.
+    delay: Duration,
+    /// Round trips so far, on every connection (see [`Proxy::round_trips`]).
+    trips: Arc<AtomicU64>,
     /// The accept loop and every forwarding task, aborted by `down`.
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
 }
@@ -18,11 +26,24 @@ pub struct Proxy {
 impl Proxy {
     /// Starts forwarding a free local port to `target` (`host:port`).
     pub async fn start(target: &str) -> Proxy {
+        Proxy::with_delay(target, Duration::ZERO).await
+    }
+
+    /// As [`Proxy::start`], each round trip taking `delay` longer: a store across a network.
+    pub async fn with_delay(target: &str, delay: Duration) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
-        let proxy = Proxy { port, target: target.to_owned(), tasks: Arc::default() };
+        let (trips, tasks) = (Arc::default(), Arc::default());
+        let proxy = Proxy { port, target: target.to_owned(), delay, trips, tasks };
         proxy.serve(listener);
         proxy
+    }
+
+    /// Round trips so far, over all connections: a send from the app that opens a connection
+    /// or follows a reply from the store. Several messages the app sends before the store
+    /// answers (a pipeline) are one round trip: what the app waits for is the store's answer.
+    pub fn round_trips(&self) -> u64 {
+        self.trips.load(Relaxed)
     }
 
     /// Closes every connection and stops listening: the store looks gone.
@@ -39,20 +60,55 @@ impl Proxy {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target.clone(), self.tasks.clone());
+        let (target, tasks, trips, delay) =
+            (self.target.clone(), self.tasks.clone(), self.trips.clone(), self.delay);
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let forward = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
+            while let Ok((inbound, _)) = listener.accept().await {
+                let forward = tokio::spawn(relay(inbound, target.clone(), trips.clone(), delay));
                 tasks.lock().unwrap().push(forward.abort_handle());
             }
         });
         self.tasks.lock().unwrap().push(accept.abort_handle());
     }
+}
+
+/// Forwards one connection both ways until both sides have finished.
+async fn relay(app: TcpStream, target: String, trips: Arc<AtomicU64>, delay: Duration) {
+    let Ok(store) = TcpStream::connect(&target).await else { return };
+    let _ = (app.set_nodelay(true), store.set_nodelay(true));
+    let ((from_app, to_app), (from_store, to_store)) = (app.into_split(), store.into_split());
+    let app_spoke_last = AtomicBool::new(false);
+    let asks = pump(from_app, to_store, delay, || {
+        let new_trip = !app_spoke_last.swap(true, Relaxed);
+        if new_trip {
+            trips.fetch_add(1, Relaxed);
+        }
+        new_trip
+    });
+    let answers = pump(from_store, to_app, Duration::ZERO, || {
+        app_spoke_last.store(false, Relaxed);
+        false
+    });
+    tokio::join!(asks, answers);
+}
+
+/// Copies `from` to `to`, waiting `delay` before the bytes that start a round trip
+/// (`starts_trip` says which); closes `to` at the end.
+async fn pump<R, W>(mut from: R, mut to: W, delay: Duration, mut starts_trip: impl FnMut() -> bool)
+where
+    R: AsyncReadExt + Unpin,
+    W: AsyncWriteExt + Unpin,
+{
+    let mut buffer = vec![0; 16 * 1024];
+    while let Ok(read @ 1..) = from.read(&mut buffer).await {
+        if starts_trip() && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for Proxy {

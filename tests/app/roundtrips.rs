@@ -10,7 +10,7 @@ use crate::support::backends::{database_url, redis_url, Schemas};
 use crate::support::trips::{measure, table};
 
 async fn count(store: &str, url: &str) {
-    let measured = measure(url, Duration::ZERO, 3).await;
+    let measured = measure(url, Duration::ZERO, 5).await;
     println!("{}", table(&[(format!("{store} round trips"), measured.clone())], |m| m.trips.to_string()));
     for m in measured {
         if m.needs_store {

@@ -189,11 +189,17 @@ pub fn verdicts(checks: &[(Option<bool>, String)]) -> bool {
     checks.iter().all(|(passed, _)| passed.unwrap_or(true))
 }
 
-/// Answers neither 2xx nor 3xx, and connections that broke.
+/// Answers neither 2xx nor 3xx, by status, and connections that broke; "0" when none.
 pub fn errors(outcome: &support::load::Outcome) -> String {
-    match (outcome.refused(), outcome.broken_connections) {
-        (0, 0) => "0".into(),
-        (refused, broken) => format!("{refused} refused, {broken} broken"),
+    let refused = outcome.statuses.iter().filter(|(status, _)| !(200..400).contains(*status));
+    let mut errors: Vec<String> = refused.map(|(status, n)| format!("{n} x {status}")).collect();
+    if outcome.broken_connections > 0 {
+        errors.push(format!("{} broken connections", outcome.broken_connections));
+    }
+    if errors.is_empty() {
+        "0".into()
+    } else {
+        errors.join(", ")
     }
 }
 

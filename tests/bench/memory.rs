@@ -45,7 +45,10 @@ pub async fn run(options: &Options) -> bool {
     println!("  VmRSS {:.1} -> {:.1} MiB: {per_session:.0} bytes per session", base / MIB, full / MIB);
     let plain = load::run(&load, quota(cookieless, reader)).await;
     let (after_plain, cookies) = (sessions(&server).await, plain.cookies_set);
-    println!("  {} cookie-less requests: {after_plain} sessions, {cookies} cookies set", plain.requests);
+    let (requests, seconds) = (plain.requests, plain.seconds);
+    println!(
+        "  {requests} cookie-less requests in {seconds:.1} s: {after_plain} sessions, {cookies} cookies set"
+    );
     if began.elapsed().as_secs() >= idle {
         println!("  NOTE: that took longer than the idle timeout: sessions expired meanwhile");
     }

@@ -17,11 +17,11 @@ pub async fn run(urls: &[String], delay: Duration) -> bool {
         if stores.iter().any(|(seen, _)| *seen == name) {
             name = format!("{name} {}", i + 1);
         }
-        stores.push((name, measure(&store, delay, if delay.is_zero() { 3 } else { 15 }).await));
+        stores.push((name, measure(&store, delay, if delay.is_zero() { 5 } else { 15 }).await));
     }
     let bypassed = stores.iter().flat_map(|(_, m)| m).filter(|m| m.needs_store && m.trips == 0).count();
     if delay.is_zero() {
-        println!("round trips per request, the fewest of 3:\n{}", table(&stores, |m| m.trips.to_string()));
+        println!("round trips per request, the fewest of 5:\n{}", table(&stores, |m| m.trips.to_string()));
     } else {
         let rtt = delay.as_secs_f64();
         let cell = |m: &Measured| format!("{:.2}x ({} trips)", m.latency.as_secs_f64() / rtt, m.trips);

@@ -3,8 +3,10 @@
 //! response is printed (`cargo test attacks -- --nocapture` shows the table).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::support::http::Reply;
+use crate::support::load::{self, Load, Request};
 use crate::support::server::Server;
 use crate::support::visitor::{figment, flip_one_char, OTHER_KEY};
 
@@ -156,7 +158,7 @@ async fn cross_site_and_malformed_writes_are_refused_without_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_items_stays_text_and_cookieless_floods_store_nothing() {
-    let server = Arc::new(Server::start(figment()).await);
+    let server = Server::start(figment()).await;
     for attack in [
         r#"<script>alert(1)</script>"#,
         r#""><img src=x onerror=alert(1)>"#,
@@ -171,21 +173,18 @@ async fn markup_in_items_stays_text_and_cookieless_floods_store_nothing() {
     assert!(!page.body.contains("<script>alert") && !page.body.contains("<img src=x"));
     assert!(page.body.contains("{{constructor}} {{&gt; layout}}"), "template syntax shown literally");
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..4 {
-        let server = server.clone();
-        tasks.spawn(async move {
-            for i in 0..2500 {
-                let path = ["/", "/api/server-session/items", "/server-session", "/api/cookie-session/items"]
-                    [(i + worker) % 4];
-                let reply = server.request("GET", path, &[], "").await;
-                assert!(reply.status == 200 && reply.cookie().is_none(), "{path}");
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+    let paths = ["/", "/api/server-session/items", "/server-session", "/api/cookie-session/items"];
+    let load =
+        Load { port: server.port, connections: 4, duration: Duration::from_secs(60), server_pid: None };
+    let flood = load::run(&load, |worker| {
+        let mut sent = 0;
+        Box::new(move |_| {
+            sent += 1;
+            (sent <= 2500).then(|| Request::get(paths[(sent + worker) % 4]))
+        })
+    })
+    .await;
+    assert_eq!((flood.answered(200), flood.cookies_set), (10_000, 0), "{:?}", flood.statuses);
     let inspect = server.request("GET", "/api/inspect", &[], "").await;
     report("after 10,000 cookie-less requests", &inspect);
     let json: serde_json::Value = serde_json::from_str(&inspect.body).unwrap();

@@ -3,7 +3,7 @@
 //! stays as the browser sent it): what a same-origin form and another site's form get.
 
 use crate::support::http::http;
-use crate::support::proxy::OriginRewriter;
+use crate::support::proxy::origin::OriginRewriter;
 use crate::support::server::Server;
 use crate::support::visitor::figment;
 

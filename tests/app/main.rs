@@ -31,6 +31,7 @@ mod proxies;
 mod real_server;
 mod restart;
 mod revocation;
+mod roundtrips;
 mod rules;
 mod security;
 mod server_session;

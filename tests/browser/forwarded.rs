@@ -5,7 +5,7 @@
 
 use crate::cross_site::{every_attempt_is_refused, AnotherSite, LISTS};
 use crate::harness::{Browsers, Viewport};
-use crate::proxy::OriginRewriter;
+use crate::proxy::origin::OriginRewriter;
 use crate::server::App;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ mod page;
 // The one proxy of the test tree, shared with tests/app; this binary uses only its
 // Origin-rewriting mode.
 #[allow(dead_code)]
-#[path = "../app/support/proxy.rs"]
+#[path = "../app/support/proxy/mod.rs"]
 mod proxy;
 mod server;
 #[path = "../shared/skips.rs"]

@@ -1,9 +1,10 @@
 //! HTTP over raw TCP, to the in-process [`Server`] or an app process on any port, plus the
 //! one-line API calls the process tests make. Raw bytes on purpose: tests need exact control
-//! over headers, which is what an attacker has too.
+//! over headers, which is what an attacker has too. A [`Connection`] keeps one open for
+//! request after request, as a browser does (and as the load generator, `load.rs`, needs).
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::server::Server;
@@ -15,18 +16,62 @@ impl Server {
     }
 }
 
-/// One HTTP/1.1 request to the server on `port` (this process's or another's).
+/// One HTTP/1.1 request to the server on `port` (this process's or another's), on a fresh
+/// connection that it then closes.
 pub async fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        raw.push_str(&format!("{name}: {value}\r\n"));
+    let mut connection = Connection::open(port).await.expect("connect");
+    let mut headers = headers.to_vec();
+    headers.push(("Connection", "close"));
+    connection.send(method, path, &headers, body).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// A keep-alive HTTP/1.1 connection to 127.0.0.1:`port`: one request at a time, each reply
+/// read to the end of its `Content-Length` (the app sends no chunked replies).
+pub struct Connection {
+    port: u16,
+    stream: BufReader<TcpStream>,
+}
+
+impl Connection {
+    pub async fn open(port: u16) -> std::io::Result<Connection> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection { port, stream: BufReader::with_capacity(16 * 1024, stream) })
     }
-    raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    stream.write_all(raw.as_bytes()).await.expect("send");
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).await.expect("read");
-    Reply::parse(&String::from_utf8_lossy(&bytes))
+
+    /// Sends one request and reads its reply; an error when the server closed the connection
+    /// without answering.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> std::io::Result<Reply> {
+        let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        for (name, value) in headers {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        self.stream.get_mut().write_all(raw.as_bytes()).await?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") && self.stream.read_until(b'\n', &mut head).await? > 0 {}
+        if head.is_empty() {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut reply = Reply::parse(&String::from_utf8_lossy(&head));
+        let mut body = Vec::new();
+        if let Some(length) = reply.header("content-length").and_then(|v| v.parse().ok()) {
+            body.resize(length, 0);
+            self.stream.read_exact(&mut body).await?;
+        } else if reply.header("transfer-encoding").is_some() {
+            return Err(std::io::Error::other("a chunked reply: not read here"));
+        } else if !matches!(reply.status, 100..=199 | 204 | 304) {
+            self.stream.read_to_end(&mut body).await?; // no length: the body ends with the connection
+        }
+        reply.body = String::from_utf8_lossy(&body).into_owned();
+        Ok(reply)
+    }
 }
 
 #[derive(Debug)]
@@ -37,8 +82,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn parse(text: &str) -> Reply {
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+    /// The status line and headers; the body comes after.
+    fn parse(head: &str) -> Reply {
         let mut lines = head.lines();
         let status =
             lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -46,13 +91,17 @@ impl Reply {
             .filter_map(|l| l.split_once(": "))
             .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
             .collect();
-        Reply { status, headers, body: body.to_owned() }
+        Reply { status, headers, body: String::new() }
+    }
+
+    /// The first value of header `name` (given in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// `name=value` of the first Set-Cookie, ready for a `Cookie` header.
     pub fn cookie(&self) -> Option<String> {
-        let (_, value) = self.headers.iter().find(|(n, _)| n == "set-cookie")?;
-        value.split(';').next().map(str::to_owned)
+        self.header("set-cookie")?.split(';').next().map(str::to_owned)
     }
 }
 

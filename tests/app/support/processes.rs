@@ -10,6 +10,8 @@ use super::http::get;
 /// A running app process; killed when dropped.
 pub struct AppProcess {
     pub port: u16,
+    /// From the exec to the first healthy answer: the cold start.
+    pub ready_in: Duration,
     child: Child,
 }
 
@@ -47,6 +49,7 @@ impl AppProcess {
         let port = free_port();
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
         let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let started = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_server-side-sessions"))
             .current_dir(dir)
             .env_remove("ROCKET_CONFIG")
@@ -63,7 +66,7 @@ impl AppProcess {
             .stderr(file)
             .spawn()
             .map_err(|e| format!("could not run the app binary: {e}"))?;
-        let mut process = AppProcess { port, child };
+        let mut process = AppProcess { port, ready_in: Duration::ZERO, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             let exited = process.child.try_wait().ok().flatten();
@@ -71,10 +74,11 @@ impl AppProcess {
                 let output = std::fs::read_to_string(&log).unwrap_or_default();
                 return Err(format!("port {port}, exit {exited:?}: {output}"));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await; // fine enough to time a cold start
         }
         let _ = std::fs::remove_file(&log);
         wait_healthy(port).await;
+        process.ready_in = started.elapsed();
         Ok(process)
     }
 }
@@ -90,6 +94,14 @@ pub async fn wait_healthy(port: u16) {
         }
         assert!(Instant::now() < deadline, "never healthy: {health:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl AppProcess {
+    /// The operating system's id of the process, to read its /proc entries.
+    #[allow(dead_code)] // the benchmark's
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

@@ -1,88 +1,16 @@
-//! A TCP forwarder that a test can switch off and on, put between the app and a shared
-//! Redis or Postgres: "off" closes every open connection and refuses new ones, which is
-//! what the app sees when its store goes away, while the store itself (and the sessions
-//! in it) stays untouched for the moment the proxy comes back.
-
-use std::sync::{Arc, Mutex};
-
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
-
-pub struct Proxy {
-    pub port: u16,
-    target: String,
-    /// The accept loop and every forwarding task, aborted by `down`.
-    tasks: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl Proxy {
-    /// Starts forwarding a free local port to `target` (`host:port`).
-    pub async fn start(target: &str) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
-        let port = listener.local_addr().expect("local address").port();
-        let proxy = Proxy { port, target: target.to_owned(), tasks: Arc::default() };
-        proxy.serve(listener);
-        proxy
-    }
-
-    /// Closes every connection and stops listening: the store looks gone.
-    pub fn down(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Listens again on the same port: the store is back.
-    pub async fn up(&self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("rebind the proxy port");
-        self.serve(listener);
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target.clone(), self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let forward = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(forward.abort_handle());
-            }
-        });
-        self.tasks.lock().unwrap().push(accept.abort_handle());
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
-
-/// `host:port` of a store URL such as `redis://127.0.0.1:6379/0` or
-/// `postgres://user@host:5432/db`, and the same URL pointed at `port` on 127.0.0.1.
-pub fn reroute(url: &str, port: u16) -> (String, String) {
-    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = (&rest[..end], rest[end..].trim_start_matches('/'));
-    let (userinfo, host) = authority.rsplit_once('@').map_or(("", authority), |(u, h)| (u, h));
-    let default_port = if scheme.starts_with("redis") { 6379 } else { 5432 };
-    let target = if host.contains(':') { host.to_owned() } else { format!("{host}:{default_port}") };
-    let at = if userinfo.is_empty() { String::new() } else { format!("{userinfo}@") };
-    (target, format!("{scheme}://{at}127.0.0.1:{port}/{path}"))
-}
-
-// The mode below rewrites one request header, as GitHub Codespaces' port forwarding does:
-// a browser's `Origin` that names the forwarded address reaches the app as
-// `http://localhost:<port>`, while `Host` stays as the browser sent it. It reads HTTP/1.1
-// requests one by one to find their heads; answers go back untouched.
+//! The proxy's mode that rewrites one request header, as GitHub Codespaces' port forwarding
+//! does: a browser's `Origin` that names the forwarded address reaches the app as
+//! `http://localhost:<port>`, while `Host` stays as the browser sent it. It reads HTTP/1.1
+//! requests one by one to find their heads; answers go back untouched.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::Proxy;
 
 /// A [`Proxy`] that rewrites `Origin`, and how many requests it rewrote.
 pub struct OriginRewriter {
@@ -97,26 +25,21 @@ impl OriginRewriter {
     pub async fn start(app_port: u16) -> OriginRewriter {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
-        let proxy = Proxy { port, target: format!("127.0.0.1:{app_port}"), tasks: Arc::default() };
         let rewrite = Rewrite {
             from: format!("http://127.0.0.1:{port}"),
             to: format!("http://localhost:{app_port}"),
             count: Arc::default(),
         };
         let rewritten = rewrite.count.clone();
-        let (target, tasks) = (proxy.target.clone(), proxy.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let (target, rewrite) = (target.clone(), rewrite.clone());
-                let forward = tokio::spawn(async move {
-                    if let Ok(outbound) = TcpStream::connect(&target).await {
-                        rewrite.forward(inbound, outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(forward.abort_handle());
-            }
-        });
-        proxy.tasks.lock().unwrap().push(accept.abort_handle());
+        let proxy = Proxy {
+            port,
+            target: format!("127.0.0.1:{app_port}"),
+            delay: std::time::Duration::ZERO,
+            trips: Arc::default(),
+            tasks: Arc::default(),
+            rewrite: Some(rewrite),
+        };
+        proxy.serve(listener);
         OriginRewriter { proxy, rewritten }
     }
 
@@ -127,13 +50,20 @@ impl OriginRewriter {
 }
 
 #[derive(Clone)]
-struct Rewrite {
+pub(super) struct Rewrite {
     from: String,
     to: String,
     count: Arc<AtomicUsize>,
 }
 
 impl Rewrite {
+    /// Connects to `target` and forwards one browser connection to it.
+    pub(super) async fn relay(self, inbound: TcpStream, target: String) {
+        if let Ok(outbound) = TcpStream::connect(&target).await {
+            self.forward(inbound, outbound).await;
+        }
+    }
+
     /// Copies answers back as they come, and requests forward one by one with their heads
     /// rewritten.
     async fn forward(&self, inbound: TcpStream, outbound: TcpStream) {

@@ -29,6 +29,8 @@
 //! A network store never holds up a request for long: every call gives up after [`TIMEOUT`]
 //! with a [`StoreError`], which the app answers with 503. Nothing falls back to memory.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod memory;
 pub mod postgres;
 pub mod redis;

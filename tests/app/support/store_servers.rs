@@ -1,9 +1,10 @@
-//! Finding the Redis and Postgres servers, and keeping tests out of each other's way on them.
+//! Finding the Redis and Postgres servers (and, with `--features dynamodb`, a DynamoDB
+//! emulator: [`super::dynamodb`]), and keeping tests out of each other's way on them.
 //!
-//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`. Unset,
-//! they default to the servers' standard local addresses, `redis://127.0.0.1:6379` and
-//! `postgres://postgres@127.0.0.1:5432/postgres`, when a server answers there (checked once
-//! per run). When neither the variable nor a local server is there, the test prints
+//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`, one that
+//! needs DynamoDB `DYNAMODB_ENDPOINT`. Unset, they default to the servers' standard local
+//! addresses, `redis://127.0.0.1:6379`, `postgres://postgres@127.0.0.1:5432/postgres` and
+//! `http://127.0.0.1:5000` (moto's server), when a server answers there (checked once per run). When neither the variable nor a local server is there, the test prints
 //! `SKIPPED: ...` and passes, and the run's last line counts it (`tests/shared/skips.rs`), so
 //! `cargo test` works on a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI
 //! sets) it fails instead.
@@ -35,6 +36,13 @@ static POSTGRES: StoreServer = StoreServer {
     local: "postgres://postgres@127.0.0.1:5432/postgres",
     found: OnceLock::new(),
 };
+#[cfg(feature = "dynamodb")]
+static DYNAMODB: StoreServer = StoreServer {
+    var: "DYNAMODB_ENDPOINT",
+    what: "a DynamoDB emulator",
+    local: "http://127.0.0.1:5000",
+    found: OnceLock::new(),
+};
 
 impl StoreServer {
     /// The URL to use, or why there is none.
@@ -63,7 +71,8 @@ impl StoreServer {
     }
 }
 
-/// Whether a server answers at `url`: a Redis `PING`, or a Postgres login, within 2 seconds.
+/// Whether a server answers at `url`: a Redis `PING`, a Postgres login, or a DynamoDB
+/// `ListTables`, within 2 seconds.
 /// On a thread with a runtime of its own: the tests call this from inside theirs.
 fn answers(url: &'static str) -> Result<(), String> {
     let probe = std::thread::spawn(move || {
@@ -71,6 +80,10 @@ fn answers(url: &'static str) -> Result<(), String> {
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async {
             let ask = async {
+                #[cfg(feature = "dynamodb")]
+                if url.starts_with("http") {
+                    return super::dynamodb::answers(url).await;
+                }
                 if url.starts_with("redis") {
                     let client = ::redis::Client::open(url).map_err(|e| e.to_string())?;
                     let mut connection =
@@ -101,14 +114,20 @@ pub fn database_url() -> Option<String> {
     POSTGRES.url()
 }
 
+#[cfg(feature = "dynamodb")]
+pub fn dynamodb_endpoint() -> Option<String> {
+    DYNAMODB.url()
+}
+
 /// One network store a test body runs on: its kind, a URL for an app to use, and fresh,
 /// empty stores of its own on demand. A clone shares the schemas, which [`on_each`] keeps
 /// until every body is done: a body that uses only `url` does not hold the store itself.
 #[derive(Clone)]
 pub struct NetworkStore {
-    /// What `/healthz` and `/api/inspect` call it: `redis`, `postgres`.
+    /// What `/healthz` and `/api/inspect` call it: `redis`, `postgres`, `dynamodb`.
     pub kind: &'static str,
-    /// A URL no other test uses at the same time (for Postgres, a schema of its own).
+    /// A URL no other test uses at the same time (for Postgres a schema of its own, for
+    /// DynamoDB a table).
     pub url: String,
     /// `session_store_ca`'s path, for a store behind TLS.
     pub ca: Option<String>,
@@ -116,6 +135,9 @@ pub struct NetworkStore {
     schemas: Option<std::sync::Arc<Schemas>>,
     /// What a Postgres URL must carry besides its schema (the TLS tests' `sslrootcert`).
     suffix: String,
+    /// Where fresh DynamoDB tables come from (deleted with the store).
+    #[cfg(feature = "dynamodb")]
+    tables: Option<std::sync::Arc<super::dynamodb::Tables>>,
 }
 
 impl NetworkStore {
@@ -124,7 +146,15 @@ impl NetworkStore {
     pub fn redis(url: String, ca: Option<String>) -> NetworkStore {
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{separator}prefix={}", unique("test-app-").replace('_', "-") + ":");
-        NetworkStore { kind: "redis", url, ca, schemas: None, suffix: String::new() }
+        NetworkStore {
+            kind: "redis",
+            url,
+            ca,
+            schemas: None,
+            suffix: String::new(),
+            #[cfg(feature = "dynamodb")]
+            tables: None,
+        }
     }
 
     /// A Postgres store on a fresh schema of `base`; `suffix` is removed from the app's URL
@@ -132,12 +162,35 @@ impl NetworkStore {
     pub async fn postgres(base: &str, ca: Option<String>, suffix: &str) -> NetworkStore {
         let schemas = Schemas::new(base);
         let url = schemas.fresh().await.replace(suffix, "");
-        NetworkStore { kind: "postgres", url, ca, schemas: Some(schemas.into()), suffix: suffix.to_owned() }
+        NetworkStore {
+            kind: "postgres",
+            url,
+            ca,
+            schemas: Some(schemas.into()),
+            suffix: suffix.to_owned(),
+            #[cfg(feature = "dynamodb")]
+            tables: None,
+        }
     }
 
-    /// A new, empty store of this kind (a key prefix, or a schema, of its own), migrated and
-    /// verified against `ca` where there is one.
+    /// A DynamoDB store on a fresh table of the emulator at `endpoint`.
+    #[cfg(feature = "dynamodb")]
+    pub async fn dynamodb(endpoint: &str) -> NetworkStore {
+        let tables = super::dynamodb::Tables::new(endpoint);
+        let url = tables.fresh().await;
+        let tables = Some(tables.into());
+        NetworkStore { kind: "dynamodb", url, ca: None, schemas: None, suffix: String::new(), tables }
+    }
+
+    /// A new, empty store of this kind (a key prefix, a schema or a table of its own), migrated
+    /// and verified against `ca` where there is one.
     pub async fn fresh(&self, lifetimes: Lifetimes) -> Backend {
+        #[cfg(feature = "dynamodb")]
+        if let Some(tables) = &self.tables {
+            let store =
+                server_side_sessions::store::dynamodb::DynamoStore::new(&tables.fresh().await, lifetimes);
+            return Backend::of(store.expect("a valid DynamoDB setting"));
+        }
         let ca = self
             .ca
             .as_deref()
@@ -157,8 +210,8 @@ impl NetworkStore {
     }
 }
 
-/// Runs `body` on each network store the tests can reach (Redis, Postgres), all at once, each
-/// with a URL of its own. A store whose server is missing is skipped, and counted (or fails
+/// Runs `body` on each network store the tests can reach (Redis, Postgres, and DynamoDB in a
+/// build with the `dynamodb` feature), all at once, each with a URL of its own. A store whose server is missing is skipped, and counted (or fails
 /// the test, with `REQUIRE_BACKENDS=1`). A failure says which store it was on.
 pub async fn each_network_store<F, Fut>(body: F)
 where
@@ -171,6 +224,10 @@ where
     }
     if let Some(url) = database_url() {
         stores.push(NetworkStore::postgres(&url, None, "").await);
+    }
+    #[cfg(feature = "dynamodb")]
+    if let Some(endpoint) = dynamodb_endpoint() {
+        stores.push(NetworkStore::dynamodb(&endpoint).await);
     }
     on_each(stores, body).await;
 }

@@ -86,7 +86,8 @@ pub fn reroute(url: &str, port: u16) -> (String, String) {
 // The mode below rewrites one request header, as GitHub Codespaces' port forwarding does:
 // a browser's `Origin` that names the forwarded address reaches the app as
 // `http://localhost:<port>`, while `Host` stays as the browser sent it. It reads HTTP/1.1
-// requests one by one to find their heads; answers go back untouched.
+// requests one by one to find their heads; answers go back untouched. The same mode, rewriting
+// nothing, logs one header of each request: what the DynamoDB store asks, request by request.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -106,12 +107,28 @@ impl OriginRewriter {
     pub async fn start(app_port: u16) -> OriginRewriter {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
-        let proxy = Proxy { port, target: format!("127.0.0.1:{app_port}"), tasks: Arc::default() };
         let rewrite = Rewrite {
             from: format!("http://127.0.0.1:{port}"),
             to: format!("http://localhost:{app_port}"),
             count: Arc::default(),
+            log: None,
         };
+        OriginRewriter::serve(listener, &format!("127.0.0.1:{app_port}"), rewrite)
+    }
+
+    /// Forwards a free local port to `target` (`host:port`) unchanged, logging the value of
+    /// the header `name` of every request.
+    pub async fn logging(target: &str, name: &str) -> (Proxy, RequestLog) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+        let log = RequestLog { name: name.to_ascii_lowercase(), seen: Arc::default() };
+        let rewrite =
+            Rewrite { from: String::new(), to: String::new(), count: Arc::default(), log: Some(log.clone()) };
+        (OriginRewriter::serve(listener, target, rewrite).proxy, log)
+    }
+
+    fn serve(listener: TcpListener, target: &str, rewrite: Rewrite) -> OriginRewriter {
+        let port = listener.local_addr().expect("local address").port();
+        let proxy = Proxy { port, target: target.to_owned(), tasks: Arc::default() };
         let rewritten = rewrite.count.clone();
         let (target, tasks) = (proxy.target.clone(), proxy.tasks.clone());
         let accept = tokio::spawn(async move {
@@ -135,11 +152,26 @@ impl OriginRewriter {
     }
 }
 
+/// The values of one header, request by request, as a logging proxy saw them.
+#[derive(Clone)]
+pub struct RequestLog {
+    name: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl RequestLog {
+    /// What was logged since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
 #[derive(Clone)]
 struct Rewrite {
     from: String,
     to: String,
     count: Arc<AtomicUsize>,
+    log: Option<RequestLog>,
 }
 
 impl Rewrite {
@@ -197,6 +229,8 @@ impl Rewrite {
                 length = value.parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 length = None;
+            } else if let Some(log) = self.log.as_ref().filter(|log| name.eq_ignore_ascii_case(&log.name)) {
+                log.seen.lock().unwrap().push(value.to_owned());
             } else if name.eq_ignore_ascii_case("origin") && value == self.from {
                 self.count.fetch_add(1, Ordering::SeqCst);
                 lines.push(format!("{name}: {}", self.to));

@@ -126,8 +126,12 @@ async fn dynamodb_takes_one_request_per_operation() {
     assert_eq!(asked(), two, "a write through the forward");
     assert!(store.destroy(&new).await.unwrap());
     assert_eq!(asked(), ["DeleteItem"], "end");
-    store.count().await.unwrap();
+    let counted = store.count().await.unwrap();
     assert_eq!(asked(), ["Scan"], "count (a small table: one page)");
+    create(&store, &SessionId::generate(), list(&["d"])).await;
+    asked();
+    assert_eq!(store.count_recent().await.unwrap(), counted + 1, "the count, and what this store made since");
+    assert_eq!(asked(), ["GetItem"], "a recent count: only a read to see that the table answers");
     let family = unique("");
     store.raise(&family, 1, Duration::from_secs(60)).await.unwrap();
     assert_eq!(asked(), ["TransactWriteItems"], "sign out everywhere");

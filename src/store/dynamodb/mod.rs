@@ -7,21 +7,24 @@
 //!   epochs ([`items`] has the layout); `session_store = "dynamodb://TABLE"` names it
 //!   ([`client`] has the form). The app does not create the table: the deploy does (docs/stores.md).
 //! - **How long it lasts:** every item carries `expires_at`, the table's TTL attribute, and
-//!   DynamoDB deletes expired items at no cost, but only within days of their time, so every
-//!   request checks the idle and absolute deadlines itself and an expired item counts as absent.
-//!   Sessions survive restarts and are shared by every instance that uses the table.
+//!   DynamoDB deletes expired items at no cost, but typically within two days of their time
+//!   (its documentation), so every request checks the idle and absolute deadlines itself and an
+//!   expired item counts as absent. Sessions survive restarts and are shared by every instance
+//!   that uses the table.
 //! - **Who can read it:** whoever the account's IAM lets read the table sees the lists, but not
 //!   the ids (keys are hashes). The function's role authorises the app: there is no password.
-//! - **What it costs:** one request per operation, billed per request (on demand): a read is a
-//!   conditional `UpdateItem` that records a stale visit and returns the session either way; an
-//!   add, remove or clear is one conditional `UpdateItem` whose condition is the list rule; a
-//!   new session is one `TransactWriteItems` that charges its network's bucket ([`rate`]) and
-//!   stores it. What DynamoDB cannot do in one request: a request through a rotated-away id
-//!   takes two (the forward, then its successor); rotation takes two (it reads the session,
-//!   then moves it in one transaction on the condition that it is unchanged: DynamoDB cannot
-//!   copy an item); a refused add or remove takes a second to record the visit, when it is
-//!   stale. Counting live sessions reads the whole table, so the app does it every
-//!   [`RECOUNT_EVERY`] rather than every 2 s. Revocation epochs: [`revocation`].
+//! - **What it costs:** one request per operation, billed per request (on demand). A read is a
+//!   conditional `UpdateItem` that records a stale visit and returns the session either way;
+//!   it is billed as a write (a write unit per KB of the session) even when its condition fails
+//!   and nothing is written: the price of one request, where a `GetItem` would need a second to
+//!   record the visit. An add, remove or clear is one conditional `UpdateItem` whose condition
+//!   is the list rule; a new session is one `TransactWriteItems` that charges its network's
+//!   bucket ([`rate`]) and stores it. What DynamoDB cannot do in one request: a request through
+//!   a rotated-away id takes two (the forward, then its successor); rotation takes two (it
+//!   reads the session, then moves it in one transaction on the condition that it is
+//!   unchanged: DynamoDB cannot copy an item); a refused add or remove takes a second to record
+//!   the visit, when it is stale. Counting live sessions reads the whole table, so the app does
+//!   it every [`RECOUNT_EVERY`] rather than every 2 s. Revocation epochs: [`revocation`].
 //! - **How it fails:** the client is made on first use, so the app starts while DynamoDB cannot
 //!   be reached; each call then fails within [`super::TIMEOUT`] (the SDK's own timeouts and
 //!   retries fit inside it) and visitors get a 503, until the table answers again.
@@ -37,6 +40,7 @@ mod requests;
 pub mod revocation;
 mod sessions;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -65,8 +69,11 @@ pub struct DynamoStore {
     client: OnceCell<Client>,
     /// Where each network's bucket was last seen ([`rate::Hints`]).
     hints: rate::Hints,
-    /// The last count and when it was made (Unix ms), for [`count_recent`](crate::store::SessionStore::count_recent).
-    counted: Mutex<Option<(u64, usize)>>,
+    /// The last count: when it began (Unix ms), what it found, and [`DynamoStore::made`] then;
+    /// for [`count_recent`](crate::store::SessionStore::count_recent).
+    counted: Mutex<Option<(u64, usize, i64)>>,
+    /// Sessions this store created minus those it ended, ever: what a recent count lacks.
+    made: AtomicI64,
 }
 
 impl DynamoStore {
@@ -74,7 +81,7 @@ impl DynamoStore {
     pub fn new(url: &str, lifetimes: Lifetimes) -> Result<DynamoStore, String> {
         let setting = Setting::parse(url)?;
         let (client, hints, counted) = (OnceCell::new(), rate::Hints::default(), Mutex::new(None));
-        Ok(DynamoStore { setting, lifetimes, client, hints, counted })
+        Ok(DynamoStore { setting, lifetimes, client, hints, counted, made: AtomicI64::new(0) })
     }
 
     /// The table's name.
@@ -109,7 +116,11 @@ impl SessionStore for DynamoStore {
         items: ItemList,
         rate: &RateCharge,
     ) -> Result<Created, StoreError> {
-        bounded("dynamodb", "create", self.create_session(id, items, rate)).await
+        let created = bounded("dynamodb", "create", self.create_session(id, items, rate)).await?;
+        if matches!(created, Created::Stored(_)) {
+            self.made.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(created)
     }
 
     async fn update(&self, id: &SessionId, op: &Op) -> Result<Option<Reached<Updated>>, StoreError> {
@@ -121,7 +132,11 @@ impl SessionStore for DynamoStore {
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool, StoreError> {
-        bounded("dynamodb", "destroy", self.destroy_session(id)).await
+        let ended = bounded("dynamodb", "destroy", self.destroy_session(id)).await?;
+        if ended {
+            self.made.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(ended)
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
@@ -129,13 +144,13 @@ impl SessionStore for DynamoStore {
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
-        let began = now_ms();
+        let (began, made) = (now_ms(), self.made.load(Ordering::Relaxed));
         let counting = rocket::tokio::time::timeout(COUNT_TIMEOUT, self.count_sessions());
         let live = match counting.await {
             Ok(counted) => counted.map_err(|e| StoreError(format!("dynamodb count: {e}")))?,
             Err(_) => return Err(StoreError(format!("dynamodb count: not done within {COUNT_TIMEOUT:?}"))),
         };
-        *self.counted.lock().unwrap_or_else(PoisonError::into_inner) = Some((began, live));
+        *self.counted.lock().unwrap_or_else(PoisonError::into_inner) = Some((began, live, made));
         Ok(live)
     }
 
@@ -143,13 +158,15 @@ impl SessionStore for DynamoStore {
         RECOUNT_EVERY
     }
 
-    /// The last count while it is younger than [`RECOUNT_EVERY`], once a read shows that the
-    /// table still answers; else a new count.
+    /// The last count while it is younger than [`RECOUNT_EVERY`], with the sessions this store
+    /// created and ended since, once a read shows that the table still answers; else a new count.
     async fn count_recent(&self) -> Result<usize, StoreError> {
         let counted = *self.counted.lock().unwrap_or_else(PoisonError::into_inner);
         match counted {
-            Some((at, live)) if now_ms().saturating_sub(at) < clock::millis(RECOUNT_EVERY) => {
-                self.ping().await.map(|()| live)
+            Some((at, live, made)) if now_ms().saturating_sub(at) < clock::millis(RECOUNT_EVERY) => {
+                let since = self.made.load(Ordering::Relaxed) - made;
+                let live = i64::try_from(live).unwrap_or(i64::MAX).saturating_add(since).max(0);
+                self.ping().await.map(|()| usize::try_from(live).unwrap_or(usize::MAX))
             }
             _ => self.count().await,
         }

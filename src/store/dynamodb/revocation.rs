@@ -170,7 +170,8 @@ impl DynamoStore {
     async fn handle(&self) -> Result<DynamoStore, String> {
         let client = rocket::tokio::sync::OnceCell::new_with(Some(self.client().await?.clone()));
         let (setting, lifetimes) = (self.setting.clone(), self.lifetimes);
-        Ok(DynamoStore { setting, lifetimes, client, hints: Default::default(), counted: Default::default() })
+        let (hints, counted, made) = (Default::default(), Default::default(), Default::default());
+        Ok(DynamoStore { setting, lifetimes, client, hints, counted, made })
     }
 }
 

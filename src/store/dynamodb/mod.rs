@@ -4,8 +4,8 @@
 //!
 //! - **Where the data lives:** one table whose only key is the partition key `pk` (a string),
 //!   sessions under `session#<sha256(id) hex>` beside the rate buckets and the revocation
-//!   epochs ([`items`] has the layout); `session_store = "dynamodb://TABLE"` names it
-//!   ([`client`] has the form). The app does not create the table: the deploy does (docs/stores.md).
+//!   epochs (`items.rs` has the layout); `session_store = "dynamodb://TABLE"` names it
+//!   (`client.rs` has the form). The app does not create the table: the deploy does (docs/stores.md).
 //! - **How long it lasts:** every item carries `expires_at`, the table's TTL attribute, and
 //!   DynamoDB deletes expired items at no cost, but typically within two days of their time
 //!   (its documentation), so every request checks the idle and absolute deadlines itself and an
@@ -19,7 +19,7 @@
 //!   and nothing is written: the price of one request, where a `GetItem` would need a second to
 //!   record the visit. An add, remove or clear is one conditional `UpdateItem` whose condition
 //!   is the list rule; a new session is one `TransactWriteItems` that charges its network's
-//!   bucket ([`rate`]) and stores it. What DynamoDB cannot do in one request: a request through
+//!   bucket (`rate.rs`) and stores it. What DynamoDB cannot do in one request: a request through
 //!   a rotated-away id takes two (the forward, then its successor); rotation takes two (it
 //!   reads the session, then moves it in one transaction on the condition that it is
 //!   unchanged: DynamoDB cannot copy an item); a refused add or remove takes a second to record
@@ -77,7 +77,7 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    /// A store for the table `url` names (`dynamodb://TABLE`, see [`client`]). Does not connect.
+    /// A store for the table `url` names (`dynamodb://TABLE`, see `client.rs`). Does not connect.
     pub fn new(url: &str, lifetimes: Lifetimes) -> Result<DynamoStore, String> {
         let setting = Setting::parse(url)?;
         let (client, hints, counted) = (OnceCell::new(), rate::Hints::default(), Mutex::new(None));

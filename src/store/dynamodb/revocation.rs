@@ -16,7 +16,7 @@
 //!   subscribed and reloaded again ([`crate::store::revocation::copy`]), and after a freeze (a
 //!   Lambda instance between invocations) the copy's own heartbeat reloads before trusting
 //!   itself again, as with every store.
-//! - **Cost:** per instance, 2 strongly consistent reads of one small item a second (the
+//! - **Cost:** per instance, 4 strongly consistent reads of one small item a second (the
 //!   poll), and 16 a reload (every 5 s as the copy's backstop, and after each change); nothing
 //!   per request while the feed is live. A frozen Lambda instance polls nothing.
 
@@ -38,7 +38,7 @@ use crate::store::{bounded, Change, Feed, RevocationStore, StoreError};
 pub const CHANGES: &str = "epochs#changes";
 const SHARDS: u8 = 16;
 /// How often each instance reads [`CHANGES`].
-pub const POLL_EVERY: Duration = Duration::from_millis(500);
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// The item that holds `family`'s epoch.
 fn shard(family: &str) -> String {

@@ -10,7 +10,10 @@ use server_side_sessions::admission::rate::RateRule;
 use server_side_sessions::item::{Item, ItemList, Op};
 use server_side_sessions::session_id::SessionId;
 use server_side_sessions::store::dynamodb::DynamoStore;
-use server_side_sessions::store::{Created, RateCharge, RevocationStore, Rotated, SessionStore};
+use server_side_sessions::store::revocation::Confirmed;
+use server_side_sessions::store::{
+    Created, RateCharge, RevocationCopy, RevocationStore, Rotated, SessionStore,
+};
 
 use crate::store::{add, create, list, LONG};
 use crate::support::dynamodb::{client, Tables};
@@ -139,4 +142,20 @@ async fn dynamodb_takes_one_request_per_operation() {
     assert_eq!(asked(), ["GetItem"], "an epoch, asked");
     store.all().await.unwrap();
     assert_eq!(asked(), ["BatchGetItem"], "every epoch");
+}
+
+/// What the freeze rule stands on with DynamoDB: a copy of the revocations that is not trusted
+/// (before its feed is up, or on a Lambda instance just thawed) asks the table, whose consistent
+/// read already holds a sign-out another instance made a moment before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_an_untrusted_copy_asks_the_table_and_sees_another_instances_sign_out() {
+    let Some(endpoint) = dynamodb_endpoint() else { return };
+    let tables = Tables::new(&endpoint);
+    let url = tables.fresh().await;
+    let (a, b) = (DynamoStore::new(&url, LONG).unwrap(), DynamoStore::new(&url, LONG).unwrap());
+    let copy = RevocationCopy::new(std::sync::Arc::new(b), "dynamodb");
+    let family = unique("");
+    assert_eq!(copy.epoch(&family).await, (0, Confirmed::Asked));
+    a.raise(&family, 1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(copy.epoch(&family).await, (1, Confirmed::Asked), "refused at once, by asking");
 }

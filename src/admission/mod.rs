@@ -121,8 +121,8 @@ impl Admission {
 /// Manages the [`Admission`] and the [`ClientRule`], and replaces the estimate of live
 /// sessions with the store's count every [`RECOUNT_EVERY`], or as often as the store allows
 /// ([`SessionStore::recount_every`](crate::store::SessionStore::recount_every)): expiries and
-/// other instances' sessions count; a store that is down leaves the estimate as it was. Attach after the
-/// store's stage.
+/// other instances' sessions count; a store that is down leaves the estimate as it was.
+/// Attach after the store's stage.
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Session admission", |rocket| async {
         let (Some(config), Some(Store(store))) = (rocket.state::<AppConfig>(), rocket.state::<Store>())

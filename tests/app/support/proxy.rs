@@ -117,7 +117,8 @@ impl OriginRewriter {
     }
 
     /// Forwards a free local port to `target` (`host:port`) unchanged, logging the value of
-    /// the header `name` of every request.
+    /// the header `name` of every request. (Used by the DynamoDB tests, built with their feature.)
+    #[cfg_attr(not(feature = "dynamodb"), allow(dead_code))]
     pub async fn logging(target: &str, name: &str) -> (Proxy, RequestLog) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let log = RequestLog { name: name.to_ascii_lowercase(), seen: Arc::default() };
@@ -161,6 +162,7 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// What was logged since the last call.
+    #[cfg_attr(not(feature = "dynamodb"), allow(dead_code))]
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }

@@ -119,9 +119,10 @@ impl Admission {
 }
 
 /// Manages the [`Admission`] and the [`ClientRule`], and replaces the estimate of live
-/// sessions with the store's count every [`RECOUNT_EVERY`] (expiries and other instances'
-/// sessions count); a store that is down leaves the estimate as it was. Attach after the
-/// store's stage.
+/// sessions with the store's count every [`RECOUNT_EVERY`], or as often as the store allows
+/// ([`SessionStore::recount_every`](crate::store::SessionStore::recount_every)): expiries and
+/// other instances' sessions count; a store that is down leaves the estimate as it was.
+/// Attach after the store's stage.
 pub fn stage() -> AdHoc {
     AdHoc::try_on_ignite("Session admission", |rocket| async {
         let (Some(config), Some(Store(store))) = (rocket.state::<AppConfig>(), rocket.state::<Store>())
@@ -146,7 +147,8 @@ pub fn stage() -> AdHoc {
         ];
         let (admission, store) = (Arc::new(Admission::from_config(config)), store.clone());
         let recount = admission.clone();
-        let task = crate::store::stage::periodically("Live-session recount", RECOUNT_EVERY, move || {
+        let every = store.recount_every();
+        let task = crate::store::stage::periodically("Live-session recount", every, move || {
             let (store, admission) = (store.clone(), recount.clone());
             async move {
                 let began = admission.recount_begins();

@@ -13,8 +13,8 @@
 //!   it) and tells every instance when one rises; [`RevocationCopy`] is this process's copy of
 //!   them, so reading a private cookie asks no one.
 //!
-//! The traits are async and fallible because real stores (Redis, Postgres) are across a
-//! network and can be down. Every operation is one step in the store, one round trip for a
+//! The traits are async and fallible because real stores (Redis, Postgres, DynamoDB) are
+//! across a network and can be down. Every operation is one step in the store, one round trip for a
 //! network store: `update` takes the operation rather than a new list, and the store applies
 //! it, checking the list rule itself, so two requests writing the same session never lose an
 //! update and the app never reads and then writes. Every backend implements both traits:
@@ -25,10 +25,13 @@
 //! | [`redis`]              | `redis://...` or `rediss://...`  | yes                | yes                 |
 //! | [`postgres`]           | `postgres://...`                 | yes                | yes                 |
 //! | [`postgres`] (Shuttle) | `shuttle-postgres`               | yes                | yes                 |
+//! | `dynamodb` (feature)   | `dynamodb://TABLE`               | yes                | yes                 |
 //!
 //! A network store never holds up a request for long: every call gives up after [`TIMEOUT`]
 //! with a [`StoreError`], which the app answers with 503. Nothing falls back to memory.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod memory;
 pub mod postgres;
 pub mod redis;

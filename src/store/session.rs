@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::admission::rate::RateRule;
+use crate::admission::RECOUNT_EVERY;
 use crate::config::Lifetimes;
 use crate::item::{ItemList, ListError, Op};
 use crate::session_id::SessionId;
@@ -139,4 +140,18 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many live sessions the store holds.
     async fn count(&self) -> Result<usize, StoreError>;
+
+    /// How often the app may [`count`](SessionStore::count) to correct its estimate of live
+    /// sessions ([`crate::admission::live`]): every [`RECOUNT_EVERY`] unless counting is costly
+    /// (a DynamoDB count reads the whole table).
+    fn recount_every(&self) -> Duration {
+        RECOUNT_EVERY
+    }
+
+    /// A count for a page anyone may request (`/api/inspect`): [`count`](SessionStore::count)
+    /// itself, unless counting is costly, when the store answers from a recent count (and
+    /// still fails when it cannot be reached).
+    async fn count_recent(&self) -> Result<usize, StoreError> {
+        self.count().await
+    }
 }

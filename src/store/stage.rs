@@ -77,6 +77,7 @@ pub fn open(
             Backend::of(redis::RedisStore::with_options(&url, lifetimes, &prefix, ca)?)
         }
         "postgres" | "postgresql" => Backend::of(postgres::PostgresStore::with_ca(setting, lifetimes, ca)?),
+        "dynamodb" => dynamodb(setting, lifetimes, ca)?,
         "shuttle-postgres" if setting == scheme => match shared {
             Some(database) => Backend::of(postgres::PostgresStore::with_ca(&database.0, lifetimes, ca)?),
             None => return Err(SHUTTLE_ONLY.into()),
@@ -87,7 +88,27 @@ pub fn open(
 }
 
 const ACCEPTED: &str = "`memory`, a `redis://` or `rediss://` URL (optionally with \
-`?prefix=...` for its keys), a `postgres://` URL, or (on Shuttle) `shuttle-postgres`";
+`?prefix=...` for its keys), a `postgres://` URL, `dynamodb://TABLE` (in a build with the \
+`dynamodb` feature), or (on Shuttle) `shuttle-postgres`";
+
+/// The DynamoDB store, in a build that has it. TLS to AWS is verified against the system's
+/// roots; a CA of one's own is for the Redis and Postgres servers.
+#[cfg(feature = "dynamodb")]
+fn dynamodb(setting: &str, lifetimes: Lifetimes, ca: Option<&RootCa>) -> Result<Backend, String> {
+    match ca {
+        None => Ok(Backend::of(super::dynamodb::DynamoStore::new(setting, lifetimes)?)),
+        Some(_) => {
+            Err("`session_store_ca` is set, but DynamoDB's TLS is verified against the system's roots".into())
+        }
+    }
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn dynamodb(_: &str, _: Lifetimes, _: Option<&RootCa>) -> Result<Backend, String> {
+    Err("`session_store` names DynamoDB, but this build has no DynamoDB store: build with \
+`--features dynamodb` (the Lambda build has it)"
+        .into())
+}
 
 const SHUTTLE_ONLY: &str = "`session_store = \"shuttle-postgres\"` uses the database Shuttle \
 provides, so it works only under `cargo shuttle run` or on Shuttle; elsewhere use a \
@@ -223,5 +244,11 @@ mod tests {
         {
             assert!(open(setting, LIFETIMES, None, None).is_ok(), "{setting}");
         }
+        let dynamodb = open("dynamodb://sessions", LIFETIMES, None, None);
+        assert_eq!(dynamodb.is_ok(), cfg!(feature = "dynamodb"), "{:?}", dynamodb.err());
+        assert!(
+            refused("dynamodb://x").contains("dynamodb"),
+            "a malformed table, or no such store in this build"
+        );
     }
 }

@@ -112,7 +112,7 @@ async fn inspect(
     // copy is not current) at once: with a store that does not answer, the page waits for
     // one timeout, not three in a row.
     let (count, global, server_session, cookie_session, signed_session) = rocket::tokio::join!(
-        store.count(),
+        store.count_recent(),
         strategies.global.view(),
         strategies.server.view(),
         strategies.private.view(),

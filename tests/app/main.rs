@@ -17,6 +17,8 @@ mod backends;
 mod bad_input;
 mod cookie_session;
 mod devtools_free;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod forged;
 mod forwarded;
 mod global;

@@ -113,6 +113,11 @@ async fn the_app_starts_without_its_store_and_answers_503_quickly() {
         let silent = start(&format!("{scheme}127.0.0.1:{}/0", black_hole().await)).await;
         assert_store_down(&silent, backend, &some_session()).await;
     }
+    #[cfg(feature = "dynamodb")]
+    for port in [1, black_hole().await] {
+        let down = start(&format!("dynamodb://sessions?endpoint=http://127.0.0.1:{port}")).await;
+        assert_store_down(&down, "dynamodb", &some_session()).await;
+    }
 }
 
 #[tokio::test]

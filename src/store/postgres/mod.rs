@@ -10,8 +10,8 @@
 //!   that uses the same database.
 //! - **Who can read it:** anyone who can query the table sees the lists, but not the ids.
 //!   Private-cookie revocation epochs live in a table of their own ([`revocation`]).
-//! - **What it costs:** one statement per operation ([`sql`]), one round trip on the wire: the
-//!   pool adds none ([`pool`]). A read changes nothing unless the last recorded visit is older
+//! - **What it costs:** one statement per operation (`sql.rs`), one round trip on the wire: the
+//!   pool adds none (`pool.rs`). A read changes nothing unless the last recorded visit is older
 //!   than [`Lifetimes::refresh_after`]; a statement that changes a row waits for Postgres's
 //!   commit to disk.
 //! - **How it fails:** connections are made lazily, so the app starts while Postgres is down

@@ -1,10 +1,13 @@
 //! What the tests stand on: visitors with cookie jars over Rocket's local client
 //! ([`visitor`]), the real server on a free port ([`server`], shared with the browser tests)
 //! and raw HTTP to it ([`http`]), the app as a separate process ([`processes`]), the Redis
-//! and Postgres servers ([`store_servers`]) and a test body run on each ([`network_store`]), a
-//! TCP proxy that makes a store go away or far, counts its round trips or rewrites `Origin` as
-//! a port forwarder does ([`proxy`], [`trips`]), and load on many connections ([`load`]).
+//! and Postgres servers (and a DynamoDB emulator, [`dynamodb`]: [`store_servers`]) and a test
+//! body run on each ([`network_store`]), a TCP proxy that makes a store go away or far, counts
+//! its round trips or their requests, or rewrites `Origin` as a port forwarder does ([`proxy`],
+//! [`trips`]), and load on many connections ([`load`]).
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod http;
 // Shared with the benchmark (tests/bench/), which uses what the tests here do not.
 #[allow(dead_code)]

@@ -14,9 +14,10 @@ use super::store_servers::{database_url, redis_url, unique, wait_ready, Schemas}
 /// until every body is done: a body that uses only `url` does not hold the store itself.
 #[derive(Clone)]
 pub struct NetworkStore {
-    /// What `/healthz` and `/api/inspect` call it: `redis`, `postgres`.
+    /// What `/healthz` and `/api/inspect` call it: `redis`, `postgres`, `dynamodb`.
     pub kind: &'static str,
-    /// A URL no other test uses at the same time (for Postgres, a schema of its own).
+    /// A URL no other test uses at the same time (for Postgres a schema of its own, for
+    /// DynamoDB a table).
     pub url: String,
     /// `session_store_ca`'s path, for a store behind TLS.
     pub ca: Option<String>,
@@ -24,6 +25,9 @@ pub struct NetworkStore {
     schemas: Option<std::sync::Arc<Schemas>>,
     /// What a Postgres URL must carry besides its schema (the TLS tests' `sslrootcert`).
     suffix: String,
+    /// Where fresh DynamoDB tables come from (deleted with the store).
+    #[cfg(feature = "dynamodb")]
+    tables: Option<std::sync::Arc<super::dynamodb::Tables>>,
 }
 
 impl NetworkStore {
@@ -32,7 +36,15 @@ impl NetworkStore {
     pub fn redis(url: String, ca: Option<String>) -> NetworkStore {
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{separator}prefix={}", unique("test-app-").replace('_', "-") + ":");
-        NetworkStore { kind: "redis", url, ca, schemas: None, suffix: String::new() }
+        NetworkStore {
+            kind: "redis",
+            url,
+            ca,
+            schemas: None,
+            suffix: String::new(),
+            #[cfg(feature = "dynamodb")]
+            tables: None,
+        }
     }
 
     /// A Postgres store on a fresh schema of `base`; `suffix` is removed from the app's URL
@@ -40,12 +52,35 @@ impl NetworkStore {
     pub async fn postgres(base: &str, ca: Option<String>, suffix: &str) -> NetworkStore {
         let schemas = Schemas::new(base);
         let url = schemas.fresh().await.replace(suffix, "");
-        NetworkStore { kind: "postgres", url, ca, schemas: Some(schemas.into()), suffix: suffix.to_owned() }
+        NetworkStore {
+            kind: "postgres",
+            url,
+            ca,
+            schemas: Some(schemas.into()),
+            suffix: suffix.to_owned(),
+            #[cfg(feature = "dynamodb")]
+            tables: None,
+        }
+    }
+
+    /// A DynamoDB store on a fresh table of the emulator at `endpoint`.
+    #[cfg(feature = "dynamodb")]
+    pub async fn dynamodb(endpoint: &str) -> NetworkStore {
+        let tables = super::dynamodb::Tables::new(endpoint);
+        let url = tables.fresh().await;
+        let tables = Some(tables.into());
+        NetworkStore { kind: "dynamodb", url, ca: None, schemas: None, suffix: String::new(), tables }
     }
 
     /// A new, empty store of this kind (a key prefix, or a schema, of its own), migrated and
     /// verified against `ca` where there is one.
     pub async fn fresh(&self, lifetimes: Lifetimes) -> Backend {
+        #[cfg(feature = "dynamodb")]
+        if let Some(tables) = &self.tables {
+            let store =
+                server_side_sessions::store::dynamodb::DynamoStore::new(&tables.fresh().await, lifetimes);
+            return Backend::of(store.expect("a valid DynamoDB setting"));
+        }
         let ca = self
             .ca
             .as_deref()
@@ -65,8 +100,8 @@ impl NetworkStore {
     }
 }
 
-/// Runs `body` on each network store the tests can reach (Redis, Postgres), all at once, each
-/// with a URL of its own. A store whose server is missing is skipped, and counted (or fails
+/// Runs `body` on each network store the tests can reach (Redis, Postgres, and DynamoDB in a
+/// build with the `dynamodb` feature), all at once, each with a URL of its own. A store whose server is missing is skipped, and counted (or fails
 /// the test, with `REQUIRE_BACKENDS=1`). A failure says which store it was on.
 pub async fn each_network_store<F, Fut>(body: F)
 where
@@ -79,6 +114,10 @@ where
     }
     if let Some(url) = database_url() {
         stores.push(NetworkStore::postgres(&url, None, "").await);
+    }
+    #[cfg(feature = "dynamodb")]
+    if let Some(endpoint) = super::store_servers::dynamodb_endpoint() {
+        stores.push(NetworkStore::dynamodb(&endpoint).await);
     }
     on_each(stores, body).await;
 }

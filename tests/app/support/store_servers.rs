@@ -1,9 +1,10 @@
-//! Finding the Redis and Postgres servers, and keeping tests out of each other's way on them.
+//! Finding the Redis and Postgres servers (and, with `--features dynamodb`, a DynamoDB
+//! emulator: [`super::dynamodb`]), and keeping tests out of each other's way on them.
 //!
-//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`. Unset,
-//! they default to the servers' standard local addresses, `redis://127.0.0.1:6379` and
-//! `postgres://postgres@127.0.0.1:5432/postgres`, when a server answers there (checked once
-//! per run). When neither the variable nor a local server is there, the test prints
+//! A test that needs Redis reads `REDIS_URL`, one that needs Postgres `DATABASE_URL`, one that
+//! needs DynamoDB `DYNAMODB_ENDPOINT`. Unset, they default to the servers' standard local
+//! addresses, `redis://127.0.0.1:6379`, `postgres://postgres@127.0.0.1:5432/postgres` and
+//! `http://127.0.0.1:5000` (moto's server), when a server answers there (checked once per run). When neither the variable nor a local server is there, the test prints
 //! `SKIPPED: ...` and passes, and the run's last line counts it (`tests/shared/skips.rs`), so
 //! `cargo test` works on a machine without the servers; with `REQUIRE_BACKENDS=1` (as CI
 //! sets) it fails instead.
@@ -34,6 +35,13 @@ static POSTGRES: StoreServer = StoreServer {
     local: "postgres://postgres@127.0.0.1:5432/postgres",
     found: OnceLock::new(),
 };
+#[cfg(feature = "dynamodb")]
+static DYNAMODB: StoreServer = StoreServer {
+    var: "DYNAMODB_ENDPOINT",
+    what: "a DynamoDB emulator",
+    local: "http://127.0.0.1:5000",
+    found: OnceLock::new(),
+};
 
 impl StoreServer {
     /// The URL to use, or why there is none.
@@ -62,7 +70,8 @@ impl StoreServer {
     }
 }
 
-/// Whether a server answers at `url`: a Redis `PING`, or a Postgres login, within 2 seconds.
+/// Whether a server answers at `url`: a Redis `PING`, a Postgres login, or a DynamoDB
+/// `ListTables`, within 2 seconds.
 /// On a thread with a runtime of its own: the tests call this from inside theirs.
 fn answers(url: &'static str) -> Result<(), String> {
     let probe = std::thread::spawn(move || {
@@ -70,6 +79,10 @@ fn answers(url: &'static str) -> Result<(), String> {
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async {
             let ask = async {
+                #[cfg(feature = "dynamodb")]
+                if url.starts_with("http") {
+                    return super::dynamodb::answers(url).await;
+                }
                 if url.starts_with("redis") {
                     let client = ::redis::Client::open(url).map_err(|e| e.to_string())?;
                     let mut connection =
@@ -98,6 +111,11 @@ pub fn redis_url() -> Option<String> {
 
 pub fn database_url() -> Option<String> {
     POSTGRES.url()
+}
+
+#[cfg(feature = "dynamodb")]
+pub fn dynamodb_endpoint() -> Option<String> {
+    DYNAMODB.url()
 }
 
 /// A name no other test (or earlier run) uses: tests share the servers and run in parallel.

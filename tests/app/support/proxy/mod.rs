@@ -135,9 +135,18 @@ impl Drop for Proxy {
     }
 }
 
-/// `host:port` of a store URL such as `redis://127.0.0.1:6379/0` or
-/// `postgres://user@host:5432/db`, and the same URL pointed at `port` on 127.0.0.1.
+/// `host:port` of a store URL such as `redis://127.0.0.1:6379/0`,
+/// `postgres://user@host:5432/db` or `dynamodb://table?endpoint=http://host:5000`, and the same
+/// URL pointed at `port` on 127.0.0.1.
 pub fn reroute(url: &str, port: u16) -> (String, String) {
+    // A DynamoDB setting names its emulator in a parameter: `dynamodb://TABLE?endpoint=URL`.
+    if let Some((setting, endpoint)) = url.split_once("?endpoint=") {
+        let (scheme, host) = endpoint.split_once("://").expect("an endpoint with a scheme");
+        return (
+            host.trim_end_matches('/').to_owned(),
+            format!("{setting}?endpoint={scheme}://127.0.0.1:{port}"),
+        );
+    }
     let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = (&rest[..end], rest[end..].trim_start_matches('/'));

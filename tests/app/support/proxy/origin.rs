@@ -1,10 +1,12 @@
 //! The proxy's mode that rewrites one request header, as GitHub Codespaces' port forwarding
 //! does: a browser's `Origin` that names the forwarded address reaches the app as
 //! `http://localhost:<port>`, while `Host` stays as the browser sent it. It reads HTTP/1.1
-//! requests one by one to find their heads; answers go back untouched.
+//! requests one by one to find their heads; answers go back untouched. The same mode,
+//! rewriting nothing, logs one header of each request: what the DynamoDB store asks, request
+//! by request.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -29,6 +31,7 @@ impl OriginRewriter {
             from: format!("http://127.0.0.1:{port}"),
             to: format!("http://localhost:{app_port}"),
             count: Arc::default(),
+            log: None,
         };
         let rewritten = rewrite.count.clone();
         let proxy = Proxy {
@@ -43,9 +46,45 @@ impl OriginRewriter {
         OriginRewriter { proxy, rewritten }
     }
 
+    /// Forwards a free local port to `target` (`host:port`) unchanged, logging the value of
+    /// the header `name` of every request. (Used by the DynamoDB tests, built with their feature.)
+    #[cfg_attr(not(feature = "dynamodb"), allow(dead_code))]
+    pub async fn logging(target: &str, name: &str) -> (Proxy, RequestLog) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        let log = RequestLog { name: name.to_ascii_lowercase(), seen: Arc::default() };
+        let rewrite =
+            Rewrite { from: String::new(), to: String::new(), count: Arc::default(), log: Some(log.clone()) };
+        let proxy = Proxy {
+            port,
+            target: target.to_owned(),
+            delay: std::time::Duration::ZERO,
+            trips: Arc::default(),
+            tasks: Arc::default(),
+            rewrite: Some(rewrite),
+        };
+        proxy.serve(listener);
+        (proxy, log)
+    }
+
     /// Requests whose `Origin` was rewritten so far.
     pub fn rewritten(&self) -> usize {
         self.rewritten.load(Ordering::SeqCst)
+    }
+}
+
+/// The values of one header, request by request, as a logging proxy saw them.
+#[derive(Clone)]
+pub struct RequestLog {
+    name: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl RequestLog {
+    /// What was logged since the last call.
+    #[cfg_attr(not(feature = "dynamodb"), allow(dead_code))]
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
     }
 }
 
@@ -54,6 +93,7 @@ pub(super) struct Rewrite {
     from: String,
     to: String,
     count: Arc<AtomicUsize>,
+    log: Option<RequestLog>,
 }
 
 impl Rewrite {
@@ -118,6 +158,8 @@ impl Rewrite {
                 length = value.parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 length = None;
+            } else if let Some(log) = self.log.as_ref().filter(|log| name.eq_ignore_ascii_case(&log.name)) {
+                log.seen.lock().unwrap().push(value.to_owned());
             } else if name.eq_ignore_ascii_case("origin") && value == self.from {
                 self.count.fetch_add(1, Ordering::SeqCst);
                 lines.push(format!("{name}: {}", self.to));

@@ -15,6 +15,7 @@ mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;
+mod cluster;
 mod cookie_session;
 mod devtools_free;
 #[cfg(feature = "dynamodb")]

@@ -127,3 +127,65 @@ pub async fn shell(dir: &Path, command: &str) -> (bool, String) {
     let output = tokio::task::spawn_blocking(run).await.expect("the shell ran").expect("bash starts");
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
+
+/// A script run in the background from the repository root, as a person runs it in a
+/// terminal: what it prints, line by line, and what is typed into it. Dropped, it gets
+/// SIGTERM (as Ctrl-C's SIGINT would do), so that it stops what it started.
+pub struct Script {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    lines: futures::channel::mpsc::UnboundedReceiver<String>,
+}
+
+impl Script {
+    pub fn start(path: &str, args: &[&str]) -> Script {
+        use std::io::BufRead;
+        let mut child = Command::new(path)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{path} would not start: {e}"));
+        let (stdin, stdout) = (child.stdin.take().expect("stdin"), child.stdout.take().expect("stdout"));
+        let (sender, lines) = futures::channel::mpsc::unbounded();
+        let lines_out = std::io::BufReader::new(stdout).lines().map_while(Result::ok);
+        std::thread::spawn(move || {
+            lines_out.map(|line| sender.unbounded_send(line)).all(|sent| sent.is_ok())
+        });
+        Script { child, stdin, lines }
+    }
+
+    /// The next line it prints; `None` once it has closed its output (it has ended).
+    pub async fn line(&mut self) -> Option<String> {
+        futures::StreamExt::next(&mut self.lines).await
+    }
+
+    /// Types `text` and Enter.
+    pub fn type_line(&mut self, text: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{text}").expect("the script reads its input");
+    }
+
+    /// Sends SIGTERM and waits until it has ended (its output closes), at most a minute.
+    pub async fn stop(mut self) {
+        self.signal();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(60), async { while self.line().await.is_some() {} });
+        assert!(ended.await.is_ok(), "still running a minute after SIGTERM");
+        let _ = self.child.wait();
+    }
+
+    fn signal(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) on our own child's pid, which `try_wait` says is not yet reaped.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        }
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}

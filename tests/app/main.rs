@@ -23,6 +23,7 @@ mod forged;
 mod forwarded;
 mod global;
 mod instances;
+mod layout;
 mod limits;
 mod methods;
 mod outages;

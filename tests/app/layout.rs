@@ -68,8 +68,13 @@ fn docs_layout_names_every_file_and_nothing_that_is_not_there() {
         let description = entry.own.trim_start().split_once("  ").map_or("", |(_, d)| d);
         for file in description.split(|c: char| c.is_whitespace() || ",;():".contains(c)) {
             let file = file.trim_end_matches('.');
-            let is_file = [".rs", ".md", ".toml", ".sh", ".lock", ".sql", ".json"].iter().any(|e| file.ends_with(e));
-            if is_file && !files.iter().any(|f| (f.starts_with(dir) && f.ends_with(&format!("/{file}"))) || f == file) {
+            let is_file =
+                [".rs", ".md", ".toml", ".sh", ".lock", ".sql", ".json"].iter().any(|e| file.ends_with(e));
+            if is_file
+                && !files
+                    .iter()
+                    .any(|f| (f.starts_with(dir) && f.ends_with(&format!("/{file}"))) || f == file)
+            {
                 wrong.push(format!("{}'s line names {file}, which is not under {dir}", entry.path));
             }
         }

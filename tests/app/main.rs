@@ -15,6 +15,7 @@ mod anywhere;
 mod attacks;
 mod backends;
 mod bad_input;
+mod container;
 mod cookie_session;
 mod devtools_free;
 #[cfg(feature = "dynamodb")]
@@ -38,6 +39,7 @@ mod roundtrips;
 mod rules;
 mod security;
 mod server_session;
+mod shuttle;
 mod signed_session;
 mod store;
 mod tls;

@@ -10,4 +10,7 @@
 # was refused or a checked bound did not hold; 2 for an unknown option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo bench --bench bench -- "$@"
+# A DynamoDB store is compiled only with its feature.
+features=()
+case " $* " in *dynamodb://*) features=(--features dynamodb) ;; esac
+exec cargo bench "${features[@]}" --bench bench -- "$@"

@@ -4,7 +4,7 @@
 #   scripts/container.sh build    release binary + build context + `podman build`, as
 #                                 localhost/server-side-sessions:latest; prints its size
 #   scripts/container.sh run      run the image on http://127.0.0.1:8080 (Ctrl-C stops it)
-#   scripts/container.sh check    the container checks CI runs (scripts/container/check.py)
+#   scripts/container.sh check    the container checks CI runs: `cargo test` of tests/app/container/
 #   scripts/container.sh setup    install and configure podman for an image already built
 #
 # Podman (Debian's package) is installed when missing. The image needs no registry: it is
@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 IMAGE="${IMAGE:-localhost/server-side-sessions:latest}"
-CONTEXT="$REPO/target/container"
-BINARY="$REPO/target/release/server-side-sessions"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+CONTEXT="$TARGET/container"
+BINARY="$TARGET/release/server-side-sessions"
 
 die() { printf 'container.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -127,7 +128,7 @@ run() {
 case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
-  check) shift; ensure_image; PYTHONPATH="$REPO/scripts/lib" exec python3 -B "$REPO/scripts/container/check.py" --image "$IMAGE" "$@" ;;
+  check) shift; ensure_image; export IMAGE; exec cargo test --test app -- --ignored container:: "$@" ;;
   setup) ensure_image ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;

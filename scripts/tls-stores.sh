@@ -37,7 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() {
-  PYTHONPATH="$repo/scripts/lib" python3 -c 'import app_http; print(app_http.free_port())'
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 make_certificates() {

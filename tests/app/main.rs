@@ -1,10 +1,10 @@
 //! The app's integration tests, in one binary: in-process requests through Rocket's local
-//! client, plus a few against the real server over TCP. Shared rules are written once and
-//! run against all three strategies. The session-store contract runs against memory,
-//! Redis and Postgres; tests that need a real Redis or Postgres use `REDIS_URL` and
-//! `DATABASE_URL`, else the servers at their standard local addresses (see
-//! `support/backends.rs`), and say `SKIPPED` when neither is there: the binary's last line
-//! counts those.
+//! client, the real server over TCP, and the app as processes of its own. Shared rules are
+//! written once and run against all three strategies; the session-store contract and every
+//! test body that needs a network store run on each one (`support/network_store.rs`), found
+//! as `support/store_servers.rs` says, and `SKIPPED` when it is not there: the binary's last
+//! line counts those. The heavy checks (a container runtime, emulators, a restart of the
+//! machine's Postgres) are `#[ignore]`d here and run by name: docs/testing.md lists them.
 
 #[path = "../shared/skips.rs"]
 mod skips;
@@ -16,6 +16,7 @@ mod attacks;
 mod backends;
 mod bad_input;
 mod cluster;
+mod container;
 mod cookie_session;
 mod devtools_free;
 #[cfg(feature = "dynamodb")]
@@ -24,6 +25,7 @@ mod forged;
 mod forwarded;
 mod global;
 mod instances;
+mod layout;
 mod limits;
 mod methods;
 mod outages;
@@ -38,6 +40,7 @@ mod roundtrips;
 mod rules;
 mod security;
 mod server_session;
+mod shuttle;
 mod signed_session;
 mod store;
 mod tls;

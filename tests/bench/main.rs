@@ -31,8 +31,8 @@ scripts/bench.sh [MODE] [--duration SECONDS] [--only TEXT,TEXT]
                          floor (GET /healthz) and static bytes, --duration (5) s each
   --smoke                every scenario for 1 s, a small memory scenario, a short flood and
                          three cold starts (what CI runs; fails on any refused answer)
-  --stores URL,URL       one server per store (memory, redis://..., postgres://...), the same
-                         reads on each in alternation
+  --stores URL,URL       one server per store (memory, redis://..., postgres://...,
+                         dynamodb://NAME?endpoint=URL), the same reads on each in alternation
   --coldstart            exec to the first page, ten times
   --memory               100,000 sessions of 10 items, 1,000,000 cookie-less requests, expiry
   --flood                new sessions from one client and from 200, bounds on and off
@@ -149,14 +149,24 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
-/// A store URL the benchmark may write to: Postgres gets a throwaway schema, dropped when the
-/// returned `Schemas` is. (Give Redis a database of its own, such as `/15`.)
-pub async fn isolate(url: &str) -> (String, Option<Schemas>) {
-    if !url.starts_with("postgres") {
-        return (url.to_owned(), None);
+/// A store URL the benchmark may write to, and what keeps it: Postgres gets a throwaway schema,
+/// a DynamoDB emulator (`dynamodb://NAME?endpoint=URL`) a throwaway table, both dropped with the
+/// returned guard. (Give Redis a database of its own, such as `/15`.)
+pub async fn isolate(url: &str) -> (String, Option<Box<dyn std::any::Any + Send>>) {
+    if url.starts_with("postgres") {
+        let schemas = Schemas::new(url);
+        return (schemas.fresh().await, Some(Box::new(schemas)));
     }
-    let schemas = Schemas::new(url);
-    (schemas.fresh().await, Some(schemas))
+    if let Some((_, endpoint)) = url.strip_prefix("dynamodb://").and_then(|u| u.split_once("?endpoint=")) {
+        #[cfg(feature = "dynamodb")]
+        {
+            let tables = support::dynamodb::Tables::new(endpoint);
+            return (tables.fresh().await, Some(Box::new(tables)));
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        panic!("{url} on {endpoint} needs the dynamodb feature (scripts/bench.sh adds it)");
+    }
+    (url.to_owned(), None)
 }
 
 pub fn backend(url: &str) -> &str {

@@ -59,11 +59,14 @@ impl Connection {
         if head.is_empty() {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        if !head.ends_with(b"\r\n\r\n") {
+            return Err(cut_short(std::io::ErrorKind::UnexpectedEof.into()));
+        }
         let mut reply = Reply::parse(&String::from_utf8_lossy(&head));
         let mut body = Vec::new();
         if let Some(length) = reply.header("content-length").and_then(|v| v.parse().ok()) {
             body.resize(length, 0);
-            self.stream.read_exact(&mut body).await?;
+            self.stream.read_exact(&mut body).await.map_err(cut_short)?;
         } else if reply.header("transfer-encoding").is_some() {
             return Err(std::io::Error::other("a chunked reply: not read here"));
         } else if !matches!(reply.status, 100..=199 | 204 | 304) {
@@ -72,6 +75,12 @@ impl Connection {
         reply.body = String::from_utf8_lossy(&body).into_owned();
         Ok(reply)
     }
+}
+
+/// A reply that broke off after it began: `InvalidData`, where a connection closed before
+/// any answer is `UnexpectedEof` (the server never took that request).
+fn cut_short(error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a reply cut short: {error}"))
 }
 
 #[derive(Debug)]
@@ -124,6 +133,12 @@ pub async fn list(port: u16, slug: &str, cookie: Option<&str>) -> Reply {
 
 pub async fn get(port: u16, path: &str, cookie: Option<&str>) -> Reply {
     http(port, "GET", path, &with_cookie(cookie), "").await
+}
+
+/// A GET to a server that may not listen yet, or may accept and close (a port forwarder).
+pub async fn try_get(port: u16, path: &str) -> Option<Reply> {
+    let mut connection = Connection::open(port).await.ok()?;
+    connection.send("GET", path, &[("Connection", "close")], "").await.ok()
 }
 
 pub fn json(reply: &Reply) -> Value {

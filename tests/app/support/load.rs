@@ -2,7 +2,8 @@
 //! sending its next request as soon as the last is answered, for a fixed time or until every
 //! connection's script is done. A script sees each reply, so it can follow `Set-Cookie`, start
 //! over, or stop after a quota. Counted: latency per request (p50, p99), answers by status,
-//! replies that set a cookie, broken connections, and the server's CPU time per request.
+//! replies that set a cookie, broken connections (and replies cut short), and the server's
+//! CPU time per request.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -74,6 +75,8 @@ pub struct Outcome {
     latencies: Vec<u32>,
     pub statuses: BTreeMap<u16, u64>,
     pub broken_connections: u64,
+    /// Of those, the ones that broke in the middle of a reply.
+    pub cut_replies: u64,
     /// Replies with a `Set-Cookie` header.
     pub cookies_set: u64,
     /// The server's user and system time per request, microseconds (0 when not known).
@@ -108,6 +111,7 @@ impl Outcome {
             *self.statuses.entry(status).or_default() += n;
         }
         self.broken_connections += other.broken_connections;
+        self.cut_replies += other.cut_replies;
         self.cookies_set += other.cookies_set;
     }
 }
@@ -157,8 +161,9 @@ async fn drive(port: u16, deadline: Instant, mut script: Script) -> Outcome {
                 }
                 last = Some(reply);
             }
-            Err(_) => {
+            Err(error) => {
                 tally.broken_connections += 1;
+                tally.cut_replies += u64::from(error.kind() == std::io::ErrorKind::InvalidData);
                 connection = None;
             }
         }

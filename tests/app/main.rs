@@ -24,6 +24,8 @@ mod forged;
 mod forwarded;
 mod global;
 mod instances;
+#[cfg(feature = "lambda")]
+mod lambda;
 mod layout;
 mod limits;
 mod methods;

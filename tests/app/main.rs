@@ -24,7 +24,6 @@ mod forged;
 mod forwarded;
 mod global;
 mod instances;
-#[cfg(feature = "lambda")]
 mod lambda;
 mod layout;
 mod limits;

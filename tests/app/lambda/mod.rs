@@ -7,9 +7,11 @@
 //! event mapping, case by case, is unit-tested in `src/lambda/`.
 //!
 //! Heavy (each test starts emulators, the first of a run may compile): `#[ignore]`d, run by
-//! `scripts/lambda.sh check` as `cargo test --features lambda --test app -- --ignored lambda::`.
+//! `scripts/lambda.sh check` as `cargo test --features lambda --test app -- --ignored lambda::`
+//! (the feature brings the DynamoDB tests; the function is always built with it).
 
 mod contract;
+#[cfg(feature = "dynamodb")]
 mod dynamodb;
 mod instances;
 mod parity;

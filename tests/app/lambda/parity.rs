@@ -9,11 +9,14 @@ use crate::support::visitor::KEY;
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 const API: &str = "/api/global/items";
 
+/// A request: method, path, headers, body.
+type Odd<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: CI runs it by name (docs/testing.md)"]
 async fn odd_requests_get_the_same_status_as_from_the_http_server() {
     let big = "b".repeat(6_000);
-    let odd: Vec<(&str, &str, Vec<(&str, &str)>, &str)> = vec![
+    let odd: Vec<Odd> = vec![
         ("GET", "/", vec![("X-Name", "José")], ""),
         ("GET", "/api/global/items", vec![("User-Agent", "Mozilla/5.0 Ü")], ""),
         ("POST", API, vec![JSON, ("X-Name", "Zoë")], r#"{"item":"café"}"#),

@@ -50,8 +50,11 @@ async fn unpacked() -> Option<tempfile::TempDir> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
     let dir = tempfile::tempdir().ok()?;
     let (zip, to) = (target.join(ZIP), dir.path());
-    let unzip =
-        format!("cargo lambda --version && python3 -m zipfile -e '{}' '{}'", zip.display(), to.display());
+    let unzip = format!(
+        "cargo lambda --version && python3 -m zipfile -e '{0}' '{1}' && chmod +x '{1}/bootstrap'",
+        zip.display(),
+        to.display()
+    );
     shell(repo, &unzip).await.0.then_some(dir)
 }
 

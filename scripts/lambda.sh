@@ -5,8 +5,8 @@
 #                              (bootstrap + templates/), checked to run on provided.al2023
 #   scripts/lambda.sh serve    the app in `cargo lambda watch`, its function URL on
 #                              http://127.0.0.1:${PORT:-9000}/ until SIGINT or SIGTERM
-#   scripts/lambda.sh check    the CI test: build, then the app through the emulator
-#                              (scripts/lambda/check.py)
+#   scripts/lambda.sh check    the CI test: build, the adapter's unit tests, then the app
+#                              through the emulator (tests/app/lambda/, run by name)
 #
 # serve takes its settings from the caller's ROCKET_* variables, and emulates the zip: no
 # Rocket.toml (ROCKET_CONFIG=/dev/null unless set). LAMBDA_CONCURRENCY (instances, default 1)
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 CARGO_LAMBDA_VERSION=1.9.2
 ZIG_VERSION=0.17.1
-ZIP="$REPO/target/lambda/server-side-sessions/bootstrap.zip"
+ZIP="${CARGO_TARGET_DIR:-$REPO/target}/lambda/server-side-sessions/bootstrap.zip"
 # Lambda's provided.al2023 runtime has glibc 2.34: bootstrap may need nothing newer.
 GLIBC_FLOOR=2.34
 
@@ -84,10 +84,8 @@ case "${1:-}" in
     build
     # The adapter's mapping of events, case by case (the unit tests need the feature).
     cargo test --features lambda --lib lambda
-    # The emulated functions are debug builds with the lambda feature (fast to rebuild);
-    # build once here, so that no instance waits for cargo.
-    cargo build --features lambda
-    PYTHONPATH=scripts/lib exec python3 -B scripts/lambda/check.py ;;
+    # The emulated functions are the debug build with the feature, which the tests' build makes.
+    exec cargo test --features lambda --test app -- --ignored lambda:: ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

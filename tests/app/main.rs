@@ -25,6 +25,7 @@ mod forged;
 mod forwarded;
 mod global;
 mod instances;
+mod lambda;
 mod layout;
 mod limits;
 mod methods;

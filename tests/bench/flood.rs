@@ -33,7 +33,7 @@ pub async fn run(options: &Options) -> bool {
 async fn setting(name: &str, env: &[(&str, &str)], seconds: f64) -> bool {
     let server = start("memory", env).await;
     let early = add(server.port, "server-session", EARLY, None).await.cookie();
-    let base = kib(&server, "VmRSS");
+    let base = kib(server.pid(), "VmRSS");
     let _ = std::fs::write(format!("/proc/{}/clear_refs", server.pid()), "5"); // a new VmHWM
     let load = Load {
         port: server.port,
@@ -65,7 +65,7 @@ async fn setting(name: &str, env: &[(&str, &str)], seconds: f64) -> bool {
         answers(&one),
         answers(&many),
         base as f64 / 1024.0,
-        kib(&server, "VmHWM") as f64 / 1024.0,
+        kib(server.pid(), "VmHWM") as f64 / 1024.0,
         if intact { "intact" } else { "HURT" },
     );
     if !name.contains("configured") {

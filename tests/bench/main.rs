@@ -179,8 +179,8 @@ pub async fn start(store: &str, env: &[(&str, &str)]) -> AppProcess {
 }
 
 /// A line of /proc/PID/status, in KiB: `VmRSS` (resident now), `VmHWM` (the peak).
-pub fn kib(server: &AppProcess, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap_or_default();
+pub fn kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let line = status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':'));
     line.and_then(|l| l.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }

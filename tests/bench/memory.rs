@@ -36,10 +36,10 @@ pub async fn run(options: &Options) -> bool {
     );
     let load = Load { port: server.port, connections: CONNECTIONS, duration: WITHIN, server_pid: None };
     load::run(&Load { duration: Duration::from_secs(1), ..load }, |_| load::repeat(&Request::get("/"))).await;
-    let base = kib(&server, "VmRSS") as f64;
+    let base = kib(server.pid(), "VmRSS") as f64;
     let began = Instant::now();
     let made = load::run(&load, quota(total, creator)).await;
-    let (full, count) = (kib(&server, "VmRSS") as f64, sessions(&server).await);
+    let (full, count) = (kib(server.pid(), "VmRSS") as f64, sessions(&server).await);
     let per_session = (full - base) * 1024.0 / count.max(1) as f64;
     println!("  created {count} sessions in {:.1} s, errors {}", made.seconds, errors(&made));
     println!("  VmRSS {:.1} -> {:.1} MiB: {per_session:.0} bytes per session", base / MIB, full / MIB);
@@ -54,7 +54,7 @@ pub async fn run(options: &Options) -> bool {
     }
     let left_over = expire(&server, began + Duration::from_secs(idle * 3 + purge_every + 120)).await;
     tokio::time::sleep(Duration::from_secs(purge_every + 2)).await; // the next purge frees them
-    let after = kib(&server, "VmRSS") as f64;
+    let after = kib(server.pid(), "VmRSS") as f64;
     let released = (full - after) / (full - base).max(1.0);
     let judged = |passed: bool| (!options.smoke).then_some(passed);
     verdicts(&[

@@ -108,6 +108,11 @@ impl Reply {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Every `Set-Cookie` value, attributes and all.
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str())
+    }
+
     /// `name=value` of the first Set-Cookie, ready for a `Cookie` header.
     pub fn cookie(&self) -> Option<String> {
         self.header("set-cookie")?.split(';').next().map(str::to_owned)
@@ -150,4 +155,56 @@ pub fn items(reply: &Reply) -> Vec<String> {
     assert_eq!(reply.status, 200, "{reply:?}");
     let items = json(reply)["items"].as_array().cloned().unwrap_or_else(|| panic!("no items: {reply:?}"));
     items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// A browser's cookies for one site, by name: sent with each request, updated from each reply
+/// (an empty value or `Max-Age=0` deletes). Cloned, it is a copy of the cookies replayed elsewhere.
+#[derive(Clone, Debug, Default)]
+pub struct Jar(pub std::collections::BTreeMap<String, String>);
+
+impl Jar {
+    /// One request to `port` with this jar's cookies; keeps what the reply sets.
+    pub async fn send(
+        &mut self,
+        port: u16,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let cookies = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
+        let mut headers = headers.to_vec();
+        if !cookies.is_empty() {
+            headers.push(("Cookie", &cookies));
+        }
+        let reply = http(port, method, path, &headers, body).await;
+        for cookie in reply.set_cookies() {
+            let pair = cookie.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if value.is_empty() || cookie.contains("Max-Age=0") {
+                self.0.remove(name);
+            } else {
+                self.0.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        reply
+    }
+
+    /// `POST /api/<slug>/items` with `{"item": item}` and `headers`.
+    pub async fn add(&mut self, port: u16, slug: &str, item: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut headers = headers.to_vec();
+        headers.push(("Content-Type", "application/json"));
+        let body = serde_json::json!({ "item": item }).to_string();
+        self.send(port, "POST", &format!("/api/{slug}/items"), &headers, &body).await
+    }
+
+    /// The items of `/api/<slug>/items`.
+    pub async fn items(&mut self, port: u16, slug: &str) -> Vec<String> {
+        items(&self.send(port, "GET", &format!("/api/{slug}/items"), &[], "").await)
+    }
+
+    /// A form post (`application/x-www-form-urlencoded`, `body` already encoded).
+    pub async fn form(&mut self, port: u16, path: &str, body: &str) -> Reply {
+        self.send(port, "POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], body).await
+    }
 }

@@ -1,18 +1,78 @@
-//! The app as a separate operating-system process (the binary `cargo run` starts), so a test
-//! can run two instances side by side or restart one, exactly as a deployment would.
+//! Processes a test starts: any command that serves on a port ([`Process`]: the Lambda
+//! emulator, its runtime API for the benchmark), and the app itself ([`AppProcess`], the binary
+//! `cargo run` starts), so a test can run two instances side by side or restart one, exactly as
+//! a deployment would.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use super::http::get;
+
+/// A command started by a test, in a process group of its own (so whatever it starts goes with
+/// it), its output in a log; the whole group is killed when this is dropped.
+pub struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `command` and waits until something accepts connections on 127.0.0.1:`port`.
+    /// An error, with the output, when it exits first or `wait` passes.
+    pub async fn listening(command: &mut Command, port: u16, wait: Duration) -> Result<Process, String> {
+        let mut process = Process::spawn(command)?;
+        let deadline = Instant::now() + wait;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            let exited = process.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                return Err(format!("port {port}, exit {exited:?}: {}", process.output()));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await; // fine enough to time a cold start
+        }
+        Ok(process)
+    }
+
+    /// Starts `command`.
+    pub fn spawn(command: &mut Command) -> Result<Process, String> {
+        let log = tempfile::Builder::new()
+            .prefix("process-")
+            .suffix(".log")
+            .tempfile_in(env!("CARGO_TARGET_TMPDIR"));
+        let (file, log) = log.and_then(|log| log.keep().map_err(|e| e.error)).map_err(|e| e.to_string())?;
+        let out = file.try_clone().map_err(|e| e.to_string())?;
+        command.stdout(out).stderr(file).process_group(0);
+        let child = command.spawn().map_err(|e| format!("could not run {command:?}: {e}"))?;
+        Ok(Process { child, log })
+    }
+
+    /// What it printed so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The operating system's id of the process, to read its /proc entries or signal it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this test started (its id is the child's).
+        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
 
 /// A running app process; killed when dropped.
 pub struct AppProcess {
     pub port: u16,
     /// From the exec to the first healthy answer: the cold start.
+    #[allow(dead_code)] // the benchmark's
     pub ready_in: Duration,
-    child: Child,
+    process: Process,
 }
 
 impl AppProcess {
@@ -47,10 +107,9 @@ impl AppProcess {
         env: &[(&str, &str)],
     ) -> Result<AppProcess, String> {
         let port = free_port();
-        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app-{port}.log"));
-        let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_server-side-sessions"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server-side-sessions"));
+        command
             .current_dir(dir)
             .env_remove("ROCKET_CONFIG")
             .env_remove("ROCKET_PROFILE")
@@ -61,25 +120,10 @@ impl AppProcess {
             // Sessions these tests leave in a shared store expire soon.
             .env("ROCKET_SESSION_IDLE_TIMEOUT", "300")
             .env("ROCKET_LOG_LEVEL", "critical")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .map_err(|e| format!("could not run the app binary: {e}"))?;
-        let mut process = AppProcess { port, ready_in: Duration::ZERO, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            let exited = process.child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() > deadline {
-                let output = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("port {port}, exit {exited:?}: {output}"));
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await; // fine enough to time a cold start
-        }
-        let _ = std::fs::remove_file(&log);
+            .envs(env.iter().copied());
+        let process = Process::listening(&mut command, port, Duration::from_secs(30)).await?;
         wait_healthy(port).await;
-        process.ready_in = started.elapsed();
-        Ok(process)
+        Ok(AppProcess { port, ready_in: started.elapsed(), process })
     }
 }
 
@@ -101,14 +145,7 @@ impl AppProcess {
     /// The operating system's id of the process, to read its /proc entries.
     #[allow(dead_code)] // the benchmark's
     pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for AppProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.pid()
     }
 }
 

@@ -16,6 +16,8 @@ mod attacks;
 mod backends;
 mod bad_input;
 mod cookie_session;
+#[cfg(feature = "lambda")]
+mod deploy;
 mod devtools_free;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;

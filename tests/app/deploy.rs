@@ -161,7 +161,8 @@ async fn reads_its_secrets(mut env: BTreeMap<String, String>, table: &str) {
     let settings = secret_key::settings(|name| env.get(name).cloned()).await.expect("both secrets read");
     let key = &settings.iter().find(|(name, _)| *name == "secret_key").expect("the key").1;
     assert!(key.len() == 44 && !env.values().any(|value| value == key), "a fresh key, in no variable");
-    assert!(settings.contains(&("session_store", store)), "{settings:?}");
+    let read: Vec<_> = settings.iter().map(|(name, _)| *name).collect();
+    assert!(settings.contains(&("session_store", store)), "read from secrets: {read:?}");
     let client = Client::untracked(function(settings)).await.expect("the app launches");
     let health = client.get("/healthz").dispatch().await.into_string().await.unwrap_or_default();
     assert!(health.contains(r#""backend":"dynamodb","up":true"#), "{health}");

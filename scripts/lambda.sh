@@ -7,23 +7,27 @@
 #                              http://127.0.0.1:${PORT:-9000}/ until SIGINT or SIGTERM
 #   scripts/lambda.sh check    the CI test: build, the adapter's unit tests, then the app
 #                              through the emulator (tests/app/lambda/, run by name)
+#   scripts/lambda.sh deploy-check   docs/classroom.md's AWS commands against moto, the AWS API
+#                              emulator scripts/services.sh starts (tests/app/deploy.rs)
 #
 # serve takes its settings from the caller's ROCKET_* variables, and emulates the zip: no
 # Rocket.toml (ROCKET_CONFIG=/dev/null unless set). LAMBDA_CONCURRENCY (instances, default 1)
-# and LAMBDA_TLS_CERT/LAMBDA_TLS_KEY (https) go to the emulator. cargo-lambda and zig are
-# installed from PyPI when missing.
+# goes to the emulator. cargo-lambda and zig are
+# installed from PyPI when missing, and so is the aws CLI for deploy-check (in a virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 CARGO_LAMBDA_VERSION=1.9.2
 ZIG_VERSION=0.17.1
 ZIP="${CARGO_TARGET_DIR:-$REPO/target}/lambda/server-side-sessions/bootstrap.zip"
+AWSCLI_VERSION=1.45.11
+AWSCLI_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/server-side-sessions/awscli-$AWSCLI_VERSION"
 # Lambda's provided.al2023 runtime has glibc 2.34: bootstrap may need nothing newer.
 GLIBC_FLOOR=2.34
 
 die() { printf 'lambda.sh: %s\n' "$*" >&2; exit 2; }
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # Where pip puts console scripts, on PATH for this run (pyenv shims may not know them yet).
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
@@ -38,6 +42,14 @@ ensure_tools() {
   if [ "${1:-}" = zig ] && ! python3 -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
     echo "installing zig $ZIG_VERSION (the ziglang package) from PyPI"
     python3 -m pip install -q --root-user-action=ignore --no-deps "ziglang==$ZIG_VERSION"
+  fi
+}
+
+ensure_awscli() {
+  if ! "$AWSCLI_DIR/bin/aws" --version 2>&1 | grep -q "aws-cli/$AWSCLI_VERSION "; then
+    echo "installing the aws CLI $AWSCLI_VERSION from PyPI into $AWSCLI_DIR"
+    python3 -m venv "$AWSCLI_DIR"
+    "$AWSCLI_DIR/bin/pip" install -q "awscli==$AWSCLI_VERSION"
   fi
 }
 
@@ -70,9 +82,6 @@ serve() {
     # The emulator would otherwise answer every origin with CORS headers that allow
     # credentials: exactly what the app's cross-site rules refuse.
     --disable-cors)
-  if [ -n "${LAMBDA_TLS_CERT:-}" ]; then
-    args+=(--tls-cert "$LAMBDA_TLS_CERT" --tls-key "${LAMBDA_TLS_KEY:?LAMBDA_TLS_KEY goes with LAMBDA_TLS_CERT}")
-  fi
   # The function inherits this environment: the caller's ROCKET_* settings.
   ROCKET_CONFIG="${ROCKET_CONFIG:-/dev/null}" exec cargo lambda watch "${args[@]}"
 }
@@ -86,6 +95,10 @@ case "${1:-}" in
     cargo test --features lambda --lib lambda
     # The emulated functions are the debug build with the feature, which the tests' build makes.
     exec cargo test --features lambda --test app -- --ignored lambda:: ;;
+  deploy-check)
+    ensure_tools zig
+    ensure_awscli
+    PATH="$AWSCLI_DIR/bin:$PATH" exec cargo test --features lambda --test app -- --ignored deploy:: ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

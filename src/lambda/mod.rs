@@ -50,12 +50,12 @@ mod event;
 pub mod secret_key;
 
 /// The app, configured as [`crate::rocket`] is, without the settings that would let a header
-/// choose the client's address (Lambda gives it in the event), and with `secret_key` when it
-/// was read from Secrets Manager.
-pub fn rocket(secret_key: Option<String>) -> rocket::Rocket<rocket::Build> {
+/// choose the client's address (Lambda gives it in the event), and with the settings that
+/// were read from Secrets Manager ([`secret_key::settings`]).
+pub fn rocket(from_secrets: Vec<(&str, String)>) -> rocket::Rocket<rocket::Build> {
     let mut figment = crate::config::figment();
-    if let Some(key) = secret_key {
-        figment = figment.merge((rocket::Config::SECRET_KEY, key));
+    for (setting, value) in from_secrets {
+        figment = figment.merge((setting, value));
     }
     let ignored: Vec<&str> = ["ip_header", "trusted_proxy_hops"]
         .into_iter()
@@ -78,11 +78,8 @@ pub fn rocket(secret_key: Option<String>) -> rocket::Rocket<rocket::Build> {
 /// Launches the app in-process and answers function-URL events until Lambda stops the
 /// process. A launch that fails (no secret key, a bad setting) has logged why.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    let key = match (std::env::var_os("ROCKET_SECRET_KEY"), std::env::var(secret_key::SECRET_ID)) {
-        (None, Ok(id)) => Some(secret_key::fetch(&id).await?),
-        _ => None,
-    };
-    let client = match Client::untracked(rocket(key)).await {
+    let from_secrets = secret_key::settings(|name| std::env::var(name).ok()).await?;
+    let client = match Client::untracked(rocket(from_secrets)).await {
         Ok(client) => Arc::new(client),
         Err(error) => {
             if !matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)) {

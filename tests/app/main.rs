@@ -18,6 +18,8 @@ mod bad_input;
 mod cluster;
 mod container;
 mod cookie_session;
+#[cfg(feature = "lambda")]
+mod deploy;
 mod devtools_free;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;

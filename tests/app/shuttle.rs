@@ -8,26 +8,14 @@
 //! cargo test --test app -- --ignored shuttle::
 //! ```
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::support::http::{add, get, items, json, list, try_get};
-use crate::support::processes::free_port;
+use crate::support::http::{add, get, items, json, list};
+use crate::support::processes::{free_port, wait_healthy, Process};
 use crate::support::store_servers::database_url;
 use crate::support::visitor::KEY;
-
-/// `cargo shuttle run` and all it starts (cargo, the app) as one process group, killed on drop.
-struct Shuttle(Child);
-
-impl Drop for Shuttle {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the group this test started, led by a child not yet reaped.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `cargo shuttle run` with a fresh key plus `secrets` and checks it; `/api/inspect`
 /// must name `store`.
@@ -35,36 +23,22 @@ async fn smoke(secrets: &str, store: &str) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let had_secrets = repo.join("Secrets.toml").exists();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (file, log) = (dir.path().join("Secrets.toml"), dir.path().join("shuttle.log"));
+    let file = dir.path().join("Secrets.toml");
     std::fs::write(&file, format!("ROCKET_SECRET_KEY = \"{KEY}\"\n{secrets}")).expect("write Secrets.toml");
-    let output = std::fs::File::create(&log).expect("a log file");
     let port = free_port();
-    let child = Command::new("cargo")
+    let mut command = Command::new("cargo");
+    command
         .args(["shuttle", "--working-directory"])
         .arg(repo)
         .args(["run", "--port", &port.to_string(), "--secrets"])
         .arg(&file)
-        // A target directory of its own: the Shuttle build would replace target/debug's plain
-        // binary, which other tests start.
-        .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("shuttle"))
-        .stdin(Stdio::null())
-        .stdout(output.try_clone().expect("the log"))
-        .stderr(output)
-        .process_group(0)
-        .spawn()
-        .expect("cargo runs");
-    let mut shuttle = Shuttle(child);
-    // The first run compiles the app and its dependencies with the `shuttle` feature.
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while try_get(port, "/healthz").await.is_none_or(|reply| reply.status != 200) {
-        let exited = shuttle.0.try_wait().ok().flatten();
-        if exited.is_some() || Instant::now() > deadline {
-            let said = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail = &said[said.len().saturating_sub(3000)..];
-            panic!("cargo shuttle run never served (exit {exited:?}):\n{tail}");
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        .stdin(Stdio::null());
+    // The first run compiles the app and its dependencies with the `shuttle` feature (into the
+    // shared target directory: cargo links each feature set's binary anew when it is used).
+    let _shuttle = Process::listening(&mut command, port, Duration::from_secs(900))
+        .await
+        .unwrap_or_else(|why| panic!("cargo shuttle run never served: {why}"));
+    wait_healthy(port).await;
 
     let page = get(port, "/", None).await;
     assert!(page.status == 200 && page.body.contains("One list, kept three ways"), "{}", page.status);

@@ -4,8 +4,8 @@
 //! mimalloc rather than the C library's `malloc`: a page spends most of its time in
 //! Handlebars, which allocates and frees a few hundred small strings per page (a path for
 //! every lookup, a copy of every value, its escaped copy). With mimalloc a page costs about a
-//! fifth fewer instructions and the cheapest request about a seventh fewer (BENCHMARKS.md,
-//! "Pages, measured against static bytes"). What it costs: the process starts at about
+//! fifth fewer instructions and the cheapest request about a seventh fewer (measured when it
+//! came in: "Pages, measured against static bytes" in `git show 2c55094:BENCHMARKS.md`). What it costs: the process starts at about
 //! 20 MiB resident instead of 9 (per-thread heaps, reserved up front), though a session
 //! takes fewer bytes, and freed memory goes back only when asked ([`release_freed_memory`]).
 
@@ -15,7 +15,7 @@ pub use mimalloc::MiMalloc as Allocator;
 ///
 /// Freeing a record returns its blocks to the allocator, not to the system: mimalloc keeps
 /// pages that still look in use to some thread's heap, so after 100,000 sessions expired the
-/// process kept about half of their memory (BENCHMARKS.md, "Memory"). `mi_collect(true)`
+/// process kept about half of their memory ("Memory" in `git show 2c55094:BENCHMARKS.md`). `mi_collect(true)`
 /// collects the freed blocks and returns the free pages; it runs only after a purge that
 /// removed something, at most once per purge interval. Outside the app's own binaries (the
 /// library's unit tests use the system allocator) it finds nothing to do.

@@ -5,8 +5,8 @@
 //! debug build registers them again whenever a file changes, so `cargo run` shows a template
 //! edit on the next request. Its customisation hook ([`Template::try_custom`]) runs after
 //! every such load: there `prepare` gives the registry what the pages need and [`Templates`]
-//! takes a copy of it, which renders every page. What that saves on each request, measured in
-//! `BENCHMARKS.md`:
+//! takes a copy of it, which renders every page. What that saves on each request, measured when
+//! it came in ("Pages on Handlebars" in `git show 2c55094:BENCHMARKS.md`):
 //!
 //! - The page's context is serialized once, into the `serde_json` value Handlebars reads.
 //!   `Template::render` serializes it into figment's value tree first and then again.
@@ -146,7 +146,7 @@ impl Html {
     /// path on the way, so inside the page a column's values cost `columns.[i].` on every
     /// lookup, and its items `columns.[i].items.[j]`. Rendered with the column as the root,
     /// the paths are one or two segments, and the partial needs no copy of the page's
-    /// render state. BENCHMARKS.md has the count.
+    /// render state (the count: `git show 2c55094:BENCHMARKS.md`).
     pub fn with_columns(
         template: &'static str,
         context: &impl Serialize,

@@ -5,7 +5,7 @@
 //! A's own copy has it at once. Every other instance hears of it on the store's change feed
 //! (Redis pub/sub, Postgres `LISTEN`/`NOTIFY`) and refuses copies of the cookie from then on:
 //! within 1 s, and in practice within a few milliseconds (the two-instance test measures it
-//! and fails past 1 s; BENCHMARKS.md has the numbers). What can make a copy still readable:
+//! and fails past 1 s; `cargo test revocation -- --nocapture` prints it). What can make a copy still readable:
 //!
 //! - **Before the feed is up** (just after start, or after the feed's connection broke), the
 //!   copy is not trusted: each read asks the store, as if there were no copy, and the copy is

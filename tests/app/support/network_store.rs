@@ -101,8 +101,10 @@ impl NetworkStore {
 }
 
 /// Runs `body` on each network store the tests can reach (Redis, Postgres, and DynamoDB in a
-/// build with the `dynamodb` feature), all at once, each with a URL of its own. A store whose server is missing is skipped, and counted (or fails
-/// the test, with `REQUIRE_BACKENDS=1`). A failure says which store it was on.
+/// build with the `dynamodb` feature), all at once, each with a URL of its own; with
+/// `NETWORK_STORES=dynamodb` (kinds, comma-separated) on those only, so that CI's DynamoDB step
+/// does not run again what `cargo test` ran. A store whose server is missing is skipped, and
+/// counted (or fails the test, with `REQUIRE_BACKENDS=1`). A failure says which store it was on.
 pub async fn each_network_store<F, Fut>(body: F)
 where
     F: Fn(NetworkStore) -> Fut,
@@ -118,6 +120,9 @@ where
     #[cfg(feature = "dynamodb")]
     if let Some(endpoint) = super::store_servers::dynamodb_endpoint() {
         stores.push(NetworkStore::dynamodb(&endpoint).await);
+    }
+    if let Ok(kinds) = std::env::var("NETWORK_STORES") {
+        stores.retain(|store| kinds.split(',').any(|kind| kind == store.kind));
     }
     on_each(stores, body).await;
 }

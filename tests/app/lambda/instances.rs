@@ -62,13 +62,16 @@ async fn a_burst_over_three_instances_draws_on_one_bucket() {
         ("ROCKET_SESSION_RATE_PER_MINUTE", "1"),
     ];
     let function = Emulator::start(&env).await;
-    // The emulator starts another instance only while every running one is busy: reads in
-    // bursts (which start no session) until all three run.
-    for _ in 0..20 {
-        let reads = (0..12).map(|_| http(function.port, "GET", "/livez", &[], ""));
-        if instances(&futures::future::join_all(reads).await).len() == 3 {
-            break;
-        }
+    // The emulator starts another instance only while every running one is busy: pages in
+    // bursts (slow enough to keep an instance busy; they start no session) until three have
+    // answered. Started instances stay, so the burst below is spread over them.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.len() < 3 {
+        assert!(Instant::now() < deadline, "the emulator ran only {seen:?}");
+        let pages =
+            futures::future::join_all((0..12).map(|_| http(function.port, "GET", "/", &[], ""))).await;
+        seen.extend(instances(&pages).into_iter().map(str::to_owned));
     }
     let headers = [("Content-Type", "application/json")];
     let add = |_| http(function.port, "POST", "/api/server-session/items", &headers, r#"{"item":"x"}"#);

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::http::Connection;
+use crate::support::http::try_get;
 use crate::support::processes::{free_port, Process};
 use crate::support::visitor::KEY;
 
@@ -52,18 +52,11 @@ impl Emulator {
         let emulator = Emulator { port, process: process.unwrap_or_else(|why| panic!("no emulator: {why}")) };
         // The first start of a run may compile the function.
         let deadline = Instant::now() + Duration::from_secs(300);
-        while emulator.status("GET", "/livez").await != Some(200) {
+        while try_get(emulator.port, "/livez").await.is_none_or(|reply| reply.status != 200) {
             assert!(Instant::now() < deadline, "never live: {}", emulator.logs());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         emulator
-    }
-
-    /// The status of one request, `None` when no answer came.
-    pub async fn status(&self, method: &str, path: &str) -> Option<u16> {
-        let mut connection = Connection::open(self.port).await.ok()?;
-        let reply = connection.send(method, path, &[("Connection", "close")], "").await.ok()?;
-        Some(reply.status)
     }
 
     /// What the emulator and its instances logged.

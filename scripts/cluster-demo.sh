@@ -52,7 +52,8 @@ done
 
 # The keys live only in this shell's memory, never in a file: 32 random bytes, base64.
 new_key() { head -c 32 /dev/urandom | base64 -w0; }
-declare -a key pid
+declare -a key pid name
+starts=0
 shared_key="$(new_key)"
 for i in $(seq 1 "$instances"); do
   if [ "$keys" = shared ]; then key[i]="$shared_key"; else key[i]="$(new_key)"; fi
@@ -70,8 +71,9 @@ cleanup() {
   trap '' PIPE # keep going when the terminal is gone
   set +e
   echo "stopping nginx and the instances (pids $nginx_pid ${pid[*]})"
-  kill -TERM $nginx_pid "${pid[@]}" 2>/dev/null
-  wait
+  kill -TERM $nginx_pid 2>/dev/null
+  for i in "${!pid[@]}"; do stop_instance "$i" & done
+  wait # for every instance's process, and for each podman client once its container is gone
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -94,18 +96,32 @@ wait_up() {
 # Plain http, so no `Secure` cookies: their names are as in `cargo run`. nginx sets X-Real-IP.
 start_instance() {
   local i=$1
+  # A name of its own per start: the container a restart replaces may still be being removed.
+  starts=$((starts + 1))
+  name[i]="sss-demo-$port-$i-$starts"
   (
     unset ROCKET_PREVIOUS_SECRET_KEYS
     export ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT=$((port + i)) ROCKET_SECRET_KEY="${key[i]}" \
       ROCKET_SESSION_STORE="$store" ROCKET_COOKIE_SECURE=false ROCKET_IP_HEADER=X-Real-IP \
       ROCKET_LOG_LEVEL=normal ROCKET_CLI_COLORS=false
-    # Attached, so this podman client stands for the container: it passes signals on.
-    [ "$containers" -eq 0 ] || exec podman run --rm --name "sss-demo-$port-$i" --network host \
+    # Attached: this podman client runs until its container has ended, and its pid stands for it.
+    [ "$containers" -eq 0 ] || exec podman run --rm --name "${name[i]}" --network host \
       --read-only --cap-drop ALL --security-opt no-new-privileges -e 'ROCKET_*' "$IMAGE"
     exec "$BINARY"
   ) >>"$TMP/instance-$i.log" 2>&1 </dev/null &
   pid[i]=$!
   wait_up $((port + i)) "${pid[i]}" "$TMP/instance-$i.log"
+}
+
+# Asks instance i to stop; its caller waits for its pid. A container is stopped through podman,
+# which returns once the container's process has ended: the attached podman client, sent
+# SIGTERM itself, may end before its container does and leave the port answering a while.
+stop_instance() {
+  local i=$1
+  if [ "$containers" -eq 1 ] && podman stop --ignore --time 10 "${name[i]}" >/dev/null 2>&1; then
+    return 0
+  fi
+  kill -TERM "${pid[i]}" 2>/dev/null
 }
 
 for i in $(seq 1 "$instances"); do start_instance "$i" || exit 1; done
@@ -160,7 +176,7 @@ echo "Type an instance number and Enter to restart it; Ctrl-C stops everything."
 while read -r line; do
   if [[ "$line" =~ ^[1-9]$ ]] && [ "$line" -le "$instances" ]; then
     old=${pid[line]}
-    kill -TERM "$old" 2>/dev/null || true
+    stop_instance "$line" || true
     wait "$old" || true
     start_instance "$line" && echo "instance $line restarted on port $((port + line)):" \
       "pid $old stopped, pid ${pid[line]} started; its global list is empty again"

@@ -29,6 +29,7 @@ struct Demo {
     port: u16,
     script: Script,
     pids: Vec<i32>,
+    containers: bool,
 }
 
 impl Demo {
@@ -42,7 +43,7 @@ impl Demo {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let script = Script::start("scripts/cluster-demo.sh", &args);
-        let mut demo = Demo { port, script, pids: Vec::new() };
+        let mut demo = Demo { port, script, pids: Vec::new(), containers };
         demo.until(&format!("Open http://127.0.0.1:{port}")).await;
         assert_eq!(demo.pids.len(), N as usize + 1, "the demo names the pid of each instance and nginx");
         demo
@@ -60,7 +61,7 @@ impl Demo {
         }
     }
 
-    /// Ctrl-C; then nothing the demo started may be left.
+    /// Stops the demo (SIGTERM); then nothing it started may be left: no process, port or container.
     async fn stop(self) {
         self.script.stop().await;
         for pid in self.pids {
@@ -69,6 +70,15 @@ impl Demo {
         }
         for port in self.port..=self.port + N {
             assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still answers");
+        }
+        if self.containers {
+            let filter = format!("name=^sss-demo-{}-", self.port);
+            let out = std::process::Command::new("podman")
+                .args(["ps", "--all", "--quiet", "--filter", &filter])
+                .output()
+                .expect("podman ps");
+            let left = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && left.trim().is_empty(), "containers left: {left}");
         }
     }
 }

@@ -10,6 +10,9 @@
 # was refused or a checked bound did not hold; 2 for an unknown option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo-lambda, for the Lambda half of --coldstart, where scripts/lambda.sh's pip put it (pyenv
+# shims may not know it yet).
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 # A DynamoDB store is compiled only with its feature.
 features=()
 case " $* " in *dynamodb://*) features=(--features dynamodb) ;; esac

@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::http::Reply;
+use crate::support::http::{Reply, JSON};
 use crate::support::load::{self, Load, Request};
 use crate::support::server::Server;
 use crate::support::visitor::{figment, flip_one_char, OTHER_KEY};
-
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 fn report(case: &str, reply: &Reply) {
     println!("attack | {case:<52} | {} | {:.90}", reply.status, reply.body.replace('\n', " "));

@@ -9,12 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::support::processes::shell;
+use crate::support::secrets_extension::Extension;
 use rocket::local::asynchronous::Client;
 use serde_json::{json, Value};
 use server_side_sessions::lambda::{rocket as function, secret_key};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::support::processes::shell;
 
 const PAGE: &str = "docs/classroom.md";
 const MARK: &str = "<!-- played by tests/app/deploy.rs -->";
@@ -149,6 +148,7 @@ fn least_privilege(held: &Value) {
 /// The app, started with the function's environment and its store URL moved into a secret,
 /// reads the key and the URL from the emulator's Secrets Manager, and its store is the table.
 async fn reads_its_secrets(mut env: BTreeMap<String, String>, table: &str) {
+    const TOKEN: &str = "stand-in-session-token";
     let store = format!("dynamodb://{table}?endpoint=http://127.0.0.1:5000");
     let secret = format!("{table}/store-{}", std::process::id());
     let create = format!("aws secretsmanager create-secret --name {secret} --secret-string '{store}'");
@@ -156,8 +156,18 @@ async fn reads_its_secrets(mut env: BTreeMap<String, String>, table: &str) {
     assert!(made, "{out}");
     env.remove("ROCKET_SESSION_STORE");
     env.insert("SESSION_STORE_SECRET_ID".into(), secret.clone());
+    // Each answer is the emulator's `GetSecretValue`.
+    let extension = Extension::start(TOKEN, |id| async move {
+        let (found, body) = play(&format!("aws secretsmanager get-secret-value --secret-id '{id}'")).await;
+        if found {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    })
+    .await;
     env.insert("AWS_SESSION_TOKEN".into(), TOKEN.into());
-    env.insert("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT".into(), extension().await.to_string());
+    env.insert("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT".into(), extension.port.to_string());
     let settings = secret_key::settings(|name| env.get(name).cloned()).await.expect("both secrets read");
     let key = &settings.iter().find(|(name, _)| *name == "secret_key").expect("the key").1;
     assert!(key.len() == 44 && !env.values().any(|value| value == key), "a fresh key, in no variable");
@@ -172,42 +182,4 @@ async fn reads_its_secrets(mut env: BTreeMap<String, String>, table: &str) {
     let delete =
         format!("aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery");
     assert!(play(&delete).await.0);
-}
-
-const TOKEN: &str = "stand-in-session-token";
-
-/// A stand-in for AWS's Parameters and Secrets extension (the same path, header and answer):
-/// each answer is the emulator's `GetSecretValue`. Returns its port.
-async fn extension() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let port = listener.local_addr().expect("its port").port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut head = vec![0; 8192];
-            let read = socket.read(&mut head).await.unwrap_or(0);
-            let head = String::from_utf8_lossy(&head[..read]).into_owned();
-            let target = head.split(' ').nth(1).and_then(|t| url::Url::parse(&format!("http://x{t}")).ok());
-            let id = target.filter(|t| t.path() == "/secretsmanager/get").and_then(|t| {
-                t.query_pairs().find(|(name, _)| name == "secretId").map(|(_, id)| id.into_owned())
-            });
-            let (status, body) = match id {
-                Some(id)
-                    if head
-                        .to_ascii_lowercase()
-                        .contains(&format!("x-aws-parameters-secrets-token: {TOKEN}")) =>
-                {
-                    let (found, body) =
-                        play(&format!("aws secretsmanager get-secret-value --secret-id '{id}'")).await;
-                    (if found { "200 OK" } else { "400 Bad Request" }, body)
-                }
-                _ => ("401 Unauthorized", String::new()),
-            };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    port
 }

@@ -3,13 +3,10 @@
 //! request, the rate keyed on the event's `sourceIp`, the release profile, and the key read
 //! from Secrets Manager.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
 use super::Emulator;
-use crate::support::http::{http, json, try_get, Jar};
+use crate::support::http::{http, json, try_get, Jar, JSON};
+use crate::support::secrets_extension::Extension;
 use crate::support::visitor::KEY;
-
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 /// What every store must give through the function: add, read and clear on the four lists,
 /// cookie attributes, the form, the page and `HEAD`, rotate and end, cross-site writes refused
@@ -134,25 +131,17 @@ async fn the_release_profile_gives_host_cookies_and_hsts() {
 }
 
 /// The key from Secrets Manager, through a stand-in for AWS's Parameters and Secrets extension
-/// (its path, token header and `GetSecretValue` answer; the real one is a layer that runs only
-/// on Lambda, and moto's server does not play it): asked once, and the private cookie it
-/// sealed opens on an instance given the key directly.
+/// (`support/secrets_extension.rs`): asked once, and the private cookie it sealed opens on an
+/// instance given the key directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: CI runs it by name (docs/testing.md)"]
 async fn the_key_read_from_secrets_manager_seals_the_cookies() {
-    let extension = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = extension.local_addr().unwrap().port().to_string();
-    let asked = tokio::spawn(async move {
-        let (mut stream, _) = extension.accept().await.expect("the function asks");
-        let mut request = vec![0; 4096];
-        let read = stream.read(&mut request).await.unwrap();
-        let request = String::from_utf8_lossy(&request[..read]).into_owned();
-        let body = serde_json::json!({ "Name": "sss/key", "SecretString": KEY }).to_string();
-        let answer =
-            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        stream.write_all(answer.as_bytes()).await.unwrap();
-        request
-    });
+    let extension = Extension::start("token-1", |id| async move {
+        let body = serde_json::json!({ "Name": id, "SecretString": KEY }).to_string();
+        Ok(body)
+    })
+    .await;
+    let port = extension.port.to_string();
     let env = [
         ("ROCKET_PROFILE", "release"),
         ("ROCKET_SECRET_KEY", ""),
@@ -161,7 +150,9 @@ async fn the_key_read_from_secrets_manager_seals_the_cookies() {
         ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", &port),
     ];
     let from_secret = Emulator::start(&env).await;
-    let request = asked.await.unwrap();
+    let requests = extension.requests();
+    assert_eq!(requests.len(), 1, "asked once: {requests:?}");
+    let request = &requests[0];
     assert!(request.starts_with("GET /secretsmanager/get?secretId=sss%2Fkey "), "{request}");
     assert!(request.to_ascii_lowercase().contains("x-aws-parameters-secrets-token: token-1"), "{request}");
     let mut browser = Jar::default();

@@ -2,11 +2,10 @@
 //! requests of every kind, sent to both, compared one by one.
 
 use super::Emulator;
-use crate::support::http::http;
+use crate::support::http::{http, JSON};
 use crate::support::server::Server;
 use crate::support::visitor::KEY;
 
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 const API: &str = "/api/global/items";
 
 /// A request: method, path, headers, body.

@@ -146,6 +146,9 @@ pub async fn try_get(port: u16, path: &str) -> Option<Reply> {
     connection.send("GET", path, &[("Connection", "close")], "").await.ok()
 }
 
+/// The header of a JSON body.
+pub const JSON: (&str, &str) = ("Content-Type", "application/json");
+
 pub fn json(reply: &Reply) -> Value {
     serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): {reply:?}"))
 }

@@ -4,7 +4,8 @@
 //! and Postgres servers (and a DynamoDB emulator, [`dynamodb`]: [`store_servers`]) and a test
 //! body run on each ([`network_store`]), a TCP proxy that makes a store go away or far, counts
 //! its round trips or their requests, or rewrites `Origin` as a port forwarder does ([`proxy`],
-//! [`trips`]), and load on many connections ([`load`]).
+//! [`trips`]), load on many connections ([`load`]), and a stand-in for the extension a
+//! function reads its secrets through ([`secrets_extension`]).
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
@@ -15,6 +16,7 @@ pub mod load;
 pub mod network_store;
 pub mod processes;
 pub mod proxy;
+pub mod secrets_extension;
 pub mod server;
 pub mod store_servers;
 #[allow(dead_code)]

@@ -30,7 +30,8 @@ pub async fn contract(port: u16) {
     }
     let page = browser.form(port, "/cookie-session/items", "item=tea&return_to=/").await;
     assert_eq!((page.status, browser.items(port, "cookie-session").await), (303, vec!["tea".into()]));
-    assert_eq!(browser.send(port, "GET", "/", &[], "").await.status, 200);
+    let index = browser.send(port, "GET", "/", &[], "").await;
+    assert_eq!(index.status, 200, "the page: {index:?}");
     let head = browser.send(port, "HEAD", "/", &[], "").await;
     assert_eq!((head.status, head.body.as_str()), (200, ""), "HEAD: the page's status, no body");
 

@@ -50,9 +50,11 @@ impl Emulator {
         }
         let process = Process::listening(&mut command, port, Duration::from_secs(60)).await;
         let emulator = Emulator { port, process: process.unwrap_or_else(|why| panic!("no emulator: {why}")) };
-        // The first start of a run may compile the function.
+        // The first start of a run may compile the function. The emulator holds a request until
+        // an instance takes it, which one that cannot start never does: each try has a bound.
         let deadline = Instant::now() + Duration::from_secs(300);
-        while try_get(emulator.port, "/livez").await.is_none_or(|reply| reply.status != 200) {
+        let live = || tokio::time::timeout(Duration::from_secs(20), try_get(emulator.port, "/livez"));
+        while live().await.ok().flatten().is_none_or(|reply| reply.status != 200) {
             assert!(Instant::now() < deadline, "never live: {}", emulator.logs());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

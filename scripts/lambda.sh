@@ -12,8 +12,8 @@
 #
 # serve takes its settings from the caller's ROCKET_* variables, and emulates the zip: no
 # Rocket.toml (ROCKET_CONFIG=/dev/null unless set). LAMBDA_CONCURRENCY (instances, default 1)
-# goes to the emulator. cargo-lambda and zig are
-# installed from PyPI when missing, and so is the aws CLI for deploy-check (in a virtualenv).
+# goes to the emulator. cargo-lambda and zig are installed from PyPI when missing, and so is
+# the aws CLI for deploy-check (in a virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
